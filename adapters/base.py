@@ -1,0 +1,139 @@
+"""The channel protocol every adapter implements, and what adapters share.
+
+An adapter knows its platform and nothing of flows. It imports only
+:mod:`bot.messages` and :mod:`bot.errors` from the engine side.
+
+Contract of a :class:`Channel`:
+
+- ``start(dispatch)`` begins receiving (polling, streaming, or nothing for
+  webhook channels) and must be idempotent; every :class:`InboundMessage` it
+  receives is handed to ``dispatch`` and considered accepted only when
+  ``dispatch`` returned (the message is then stored). An adapter must not
+  acknowledge a platform event (advance an offset, answer 200) before that.
+- ``stop()`` releases everything ``start`` took; idempotent.
+- ``send(message)`` returns a :class:`SentReceipt` only when the platform
+  accepted every part of the message; otherwise it raises
+  :class:`~bot.errors.RetryLater` or :class:`~bot.errors.Undeliverable`. It
+  never returns on failure and never retries by itself: the outbox does.
+
+A :class:`WebhookChannel` also turns an HTTP request into messages with
+``parse`` (verify first, then decode; raise :class:`~bot.errors.BadSignature`
+or :class:`~bot.errors.BadPayload`), and answers handshakes with ``challenge``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from bot.messages import InboundMessage, Option, OutboundMessage, SentReceipt
+
+__all__ = [
+    "Channel",
+    "Dispatch",
+    "Limits",
+    "WebhookChannel",
+    "WebhookRequest",
+    "WebhookResponse",
+    "numbered_options",
+    "split_text",
+]
+
+Dispatch = Callable[[Sequence[InboundMessage]], Awaitable[None]]
+"""Stores messages durably; returns once they are committed to the inbox."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a platform allows; the outbox paces sends by these."""
+
+    max_text: int
+    max_options: int
+    per_chat_per_s: float
+    overall_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A framework-free HTTP request; header names are lower-case."""
+
+    method: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    path_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """What to answer to a handshake such as X's CRC challenge."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A messenger Plaza talks through (see the module docstring for the contract)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    async def start(self, dispatch: Dispatch) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: OutboundMessage) -> SentReceipt: ...
+
+
+@runtime_checkable
+class WebhookChannel(Channel, Protocol):
+    """A channel whose platform pushes events to our HTTP endpoint."""
+
+    def parse(self, request: WebhookRequest) -> list[InboundMessage]: ...
+
+    def challenge(self, request: WebhookRequest) -> WebhookResponse | None: ...
+
+
+def numbered_options(text: str, options: Sequence[Option]) -> str:
+    """Append options as numbered lines, for channels without buttons.
+
+    The numbers are what the engine accepts as answers, so "1" picks the first
+    option on every channel.
+    """
+    if not options:
+        return text
+    lines = [f"{number}. {option.label}" for number, option in enumerate(options, start=1)]
+    return "\n".join([text, "", *lines]) if text else "\n".join(lines)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` characters, in order.
+
+    Cuts at the last paragraph break, else line break, else space that keeps a
+    part within the limit, and only mid-word when a word is longer than the
+    limit. Joining the parts with the separators cut at gives the text back
+    (less the whitespace at the cuts). Empty text gives one empty part.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be positive, got {limit}")
+    rest = text.strip()
+    parts: list[str] = []
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            cut = window.rfind(separator)
+            if cut > 0:
+                break
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return parts

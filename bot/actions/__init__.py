@@ -1,0 +1,24 @@
+"""The named actions a flow step may call (``action: create_service_request``).
+
+Flows never name Python paths: they name an entry of :data:`ACTIONS`. An
+action runs inside the engine's transaction, after the state machine moved and
+before the replies are written; what it returns is merged into the
+conversation's saved answers (so ``say`` can use ``{ticket}``), and its
+optional ``branch`` picks the ``next`` of a step that maps outcomes to states.
+An action must not do network I/O: it writes rows, and the outbox does the
+sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.actions.base import ActionContext, ActionResult, ActionSpec
+from bot.actions.incidents import create_service_request
+
+__all__ = ["ACTIONS", "ActionContext", "ActionResult", "ActionSpec"]
+
+ACTIONS: Mapping[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (ActionSpec("create_service_request", create_service_request, provides=("ticket", "department")),)
+}

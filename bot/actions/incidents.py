@@ -1,0 +1,66 @@
+"""Incident actions: turning a finished report into a routed service request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from bot.actions.base import ActionContext, ActionResult
+from models import ServiceRequest
+
+__all__ = ["create_service_request", "ticket_number"]
+
+REQUESTS = ServiceRequest.__table__  # type: ignore[attr-defined]
+
+
+def ticket_number(prefix: str, year: int, request_id: int) -> str:
+    """The reference residents are told, e.g. ``JUN-2026-000123``."""
+    return f"{prefix}-{year}-{request_id:06d}"
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def create_service_request(context: ActionContext) -> ActionResult:
+    """Store the report as a service request for the category's department.
+
+    Needs the answers ``category`` (a key of config.yaml's categories) and
+    ``description``; ``photo`` and ``location`` are optional. Provides
+    ``ticket`` and ``department`` (the department's name in the resident's
+    language).
+    """
+    answers = context.answers
+    category = context.config.categories[str(answers["category"])]
+    department = context.config.departments[category.department]
+    photo = answers.get("photo")
+    location = answers.get("location") or {}
+    now = datetime.now(UTC)
+    request_id = context.connection.execute(
+        insert(REQUESTS).returning(REQUESTS.c.id),
+        {
+            "category": category.key,
+            "department": department.key,
+            "description": str(answers.get("description") or ""),
+            "photo_ref": photo.get("ref") if isinstance(photo, dict) else None,
+            "latitude": _float_or_none(location.get("latitude")) if isinstance(location, dict) else None,
+            "longitude": _float_or_none(location.get("longitude")) if isinstance(location, dict) else None,
+            "address": location.get("address") if isinstance(location, dict) else None,
+            "status": "received",
+            "private": category.private,
+            "language": context.language,
+            "channel": context.channel,
+            "resident_id": context.resident_id,
+            "conversation_id": context.conversation_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    ticket = ticket_number(context.config.ticket_prefix, now.year, request_id)
+    context.connection.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(ticket=ticket))
+    department_name = department.name.get(context.language) or next(iter(department.name.values()))
+    return ActionResult(
+        values={"ticket": ticket, "department": department.key}, shown={"ticket": ticket, "department": department_name}
+    )

@@ -1,0 +1,169 @@
+"""The town's flows as the engine uses them: loaded, checked, compiled and pinned.
+
+A :class:`FlowCatalog` holds the current good set of flows (and the words
+and wording next to them). Every flow version the catalog ever served is
+stored in ``flow_versions``, so a conversation keeps the version it started
+with even after the file changed or the server restarted.
+
+:meth:`FlowCatalog.reload` re-reads the folder; if anything is broken it
+raises and keeps serving the last good set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, select
+
+from bot.actions import ACTIONS
+from bot.config import Config
+from bot.errors import FlowError, FlowErrors
+from bot.flows import Flow, FlowContext, FlowSet, OptionSpec, load_flows, parse_flow
+from bot.machine import CompiledFlow, compile_flow
+from bot.words import GlobalWords, load_words
+from models import FlowVersion
+
+__all__ = ["FlowCatalog", "Snapshot", "flow_context", "load_snapshot"]
+
+log = logging.getLogger(__name__)
+
+WORDS_FILE = "words.yaml"
+FLOW_VERSIONS = FlowVersion.__table__  # type: ignore[attr-defined]
+
+
+def flow_context(config: Config) -> FlowContext:
+    """What flow validation needs from config.yaml and the action registry."""
+    categories = tuple(OptionSpec(key=c.key, label=dict(c.label)) for c in config.categories.values())
+    return FlowContext(
+        languages=config.languages,
+        option_sources={"categories": categories},
+        actions={name: spec.provides for name, spec in ACTIONS.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One consistent set: the flows, their machines, the wording and the words."""
+
+    flows: FlowSet
+    compiled: Mapping[str, CompiledFlow]
+    words: GlobalWords
+    fingerprint: tuple[tuple[str, float, int], ...]
+
+
+def _fingerprint(directory: Path) -> tuple[tuple[str, float, int], ...]:
+    files = sorted(directory.glob("*.yaml"))
+    return tuple((f.name, f.stat().st_mtime, f.stat().st_size) for f in files)
+
+
+def load_snapshot(config: Config) -> Snapshot:
+    """Load and check every flow file; raises :class:`FlowErrors` listing every problem."""
+    directory = config.flows_dir
+    if not directory.is_dir():
+        raise FlowErrors(
+            [
+                FlowError(
+                    str(directory),
+                    None,
+                    "the flows folder does not exist",
+                    "set flows.dir in config.yaml or PLAZA_FLOWS_DIR",
+                )
+            ]
+        )
+    fingerprint = _fingerprint(directory)
+    problems: list[FlowError] = []
+    flows: FlowSet | None = None
+    words: GlobalWords | None = None
+    try:
+        flows = load_flows(directory, flow_context(config), main=config.main_flow)
+    except FlowErrors as error:
+        problems.extend(error.errors)
+    try:
+        words = load_words(directory / WORDS_FILE, config.languages)
+    except FlowErrors as error:
+        problems.extend(error.errors)
+    if problems or flows is None or words is None:
+        raise FlowErrors(problems)
+    compiled = {name: compile_flow(flow) for name, flow in flows.flows.items()}
+    return Snapshot(flows=flows, compiled=compiled, words=words, fingerprint=fingerprint)
+
+
+class FlowCatalog:
+    """The current flows, older pinned versions on demand, and safe reloading."""
+
+    def __init__(self, config: Config, engine: Engine) -> None:
+        self._config = config
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._snapshot = load_snapshot(config)
+        self._versions: dict[tuple[str, str], CompiledFlow] = {}
+        self._remember(self._snapshot)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def main(self) -> CompiledFlow:
+        return self._snapshot.compiled[self._config.main_flow]
+
+    def current(self, name: str) -> CompiledFlow:
+        """The newest good version of a flow (for a conversation starting it now)."""
+        return self._snapshot.compiled[name]
+
+    def get(self, name: str, version: str) -> CompiledFlow:
+        """A flow at the version a conversation is pinned to."""
+        with self._lock:
+            found = self._versions.get((name, version))
+        if found is not None:
+            return found
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(FLOW_VERSIONS.c.source, FLOW_VERSIONS.c.path).where(
+                    FLOW_VERSIONS.c.name == name, FLOW_VERSIONS.c.version == version
+                )
+            ).first()
+        if row is None:
+            log.warning("flow %s version %s is unknown; using the current version", name, version)
+            return self.current(name)
+        flow = parse_flow(row.source, row.path, flow_context(self._config))
+        compiled = compile_flow(flow)
+        with self._lock:
+            self._versions[(name, version)] = compiled
+        return compiled
+
+    def changed(self) -> bool:
+        """Whether the files differ from the ones the current set was read from."""
+        try:
+            return _fingerprint(self._config.flows_dir) != self._snapshot.fingerprint
+        except OSError:
+            return True
+
+    def reload(self) -> Snapshot:
+        """Re-read the flows; on any problem raise and keep the last good set."""
+        snapshot = load_snapshot(self._config)
+        self._remember(snapshot)
+        self._snapshot = snapshot
+        return snapshot
+
+    def _remember(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            for compiled in snapshot.compiled.values():
+                self._versions[(compiled.name, compiled.version)] = compiled
+        self._store_versions(snapshot.flows.flows.values())
+
+    def _store_versions(self, flows: object) -> None:
+        table = FLOW_VERSIONS
+        with self._engine.begin() as connection:
+            known = {(row.name, row.version) for row in connection.execute(select(table.c.name, table.c.version))}
+            fresh = [
+                {"name": f.name, "version": f.version, "path": f.path, "source": f.source}
+                for f in flows  # type: ignore[attr-defined]
+                if isinstance(f, Flow) and (f.name, f.version) not in known
+            ]
+            if fresh:
+                connection.execute(insert(table), fresh)

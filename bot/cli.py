@@ -1,0 +1,184 @@
+"""The ``plaza`` command: parse arguments, call the application, map errors to exit codes.
+
+Exit codes: 0 done; 1 problems found (``flows validate``); 2 a config or usage
+error; 3 the database is unreachable or not migrated. Errors are printed as one
+readable line (``file:line: key: problem — fix``), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from bot.config import Config, load_config
+from bot.errors import ConfigError, FlowErrors, SchemaError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_DATABASE = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plaza", description="Plaza: the town hall's chatbot platform.")
+    parser.add_argument("--config", help="config file (default: $PLAZA_CONFIG or ./config.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP server (web chat, webhooks) and the bot")
+    serve.add_argument("--host", help="address to listen on (default from config or $PLAZA_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default from config or $PLAZA_PORT)")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", default=None, help="who you are to the bot (default: your login name)")
+    chat.add_argument("--language", default=None, help="es or en (default: from $LANG)")
+
+    flows = commands.add_parser("flows", help="work with the flow files")
+    flows_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
+    validate = flows_commands.add_parser("validate", help="check flow files and print every problem")
+    validate.add_argument("paths", nargs="*", type=Path, help="flow files or folders (default: the flows folder)")
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply every migration")
+
+    bench = commands.add_parser("bench", help="run a benchmark and print its table")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    engine = bench_commands.add_parser("engine", help="durable messages/s vs the raw-SQL floor")
+    engine.add_argument(
+        "--database",
+        action="append",
+        default=None,
+        help="database URL to measure (repeatable; default: a temporary SQLite file, "
+        "plus $PLAZA_TEST_DATABASE_URL when set)",
+    )
+    engine.add_argument("--conversations", type=int, default=200)
+    engine.add_argument("--rounds", type=int, default=3)
+    engine.add_argument("--batch", type=int, default=64)
+    return parser
+
+
+def _serve(config: Config, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from adapters.web import WebChannel
+    from bot.runtime import Plaza
+    from bot.web.app import create_app
+
+    web = WebChannel()
+    plaza = Plaza(config, [web])
+    app = create_app(plaza, web)
+    bind_host, bind_port = host or config.host, port or config.port
+    print(
+        f"Plaza for {config.town_name}: web chat at http://{bind_host}:{bind_port}/chat "
+        f"(database {plaza.database.safe_url()})",
+        flush=True,
+    )
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="info", timeout_graceful_shutdown=5)
+    return EXIT_OK
+
+
+async def _chat(config: Config, user: str, language: str | None) -> int:
+    from adapters.console import ConsoleChannel
+    from bot.runtime import Plaza
+
+    console = ConsoleChannel(user, language=language, town=config.town_name)
+    print(f"Plaza — {config.town_name}. Escriba /salir para terminar · type /quit to leave.", flush=True)
+    async with Plaza(config, [console], poll_interval=0.5) as plaza:
+        await plaza.accept([console.message(None)])  # the bot greets, or says where we were
+        await console.closed.wait()
+        await asyncio.sleep(0.3)  # let the last replies print
+    return EXIT_OK
+
+
+def _validate(config: Config, paths: Sequence[Path]) -> int:
+    from bot.catalog import load_snapshot
+
+    targets = list(paths) or [config.flows_dir]
+    failed = False
+    for target in targets:
+        folder = target if target.is_dir() else target.parent
+        if not target.exists():
+            print(f"{target}: no such file or folder — check the path", file=sys.stderr)
+            failed = True
+            continue
+        try:
+            snapshot = load_snapshot(replace(config, flows_dir=folder.resolve()))
+        except FlowErrors as errors:
+            shown = [e for e in errors.errors if target.is_dir() or Path(e.path).resolve() == target.resolve()] or list(
+                errors.errors
+            )
+            for error in shown:
+                print(error, file=sys.stderr)
+            failed = True
+            continue
+        count = len(snapshot.flows.flows)
+        print(f"{target}: ok ({count} flow{'s' if count != 1 else ''})")
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _upgrade(config: Config) -> int:
+    from models.db import Database
+
+    database = Database(config.database_url)
+    try:
+        revision = database.upgrade()
+    finally:
+        database.dispose()
+    print(f"database {database.safe_url()} is at revision {revision}")
+    return EXIT_OK
+
+
+def _locale_language() -> str | None:
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(variable)
+        if value and value not in ("C", "POSIX", "C.UTF-8"):
+            return value
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("PLAZA_LOG_LEVEL", "WARNING" if args.command == "chat" else "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+        if args.command == "serve":
+            return _serve(config, args.host, args.port)
+        if args.command == "chat":
+            user = args.user or getpass.getuser() or "resident"
+            return asyncio.run(_chat(config, user, args.language or _locale_language()))
+        if args.command == "flows":
+            return _validate(config, args.paths)
+        if args.command == "db":
+            return _upgrade(config)
+        if args.command == "bench":
+            from bot.bench import run_engine_bench
+
+            return run_engine_bench(
+                config, args.database, conversations=args.conversations, rounds=args.rounds, batch=args.batch
+            )
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FlowErrors as errors:
+        print("the flows have problems; fix them and start again:", file=sys.stderr)
+        print(errors, file=sys.stderr)
+        return EXIT_CONFIG
+    except SchemaError as error:
+        print(f"database: {error}", file=sys.stderr)
+        return EXIT_DATABASE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

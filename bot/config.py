@@ -1,0 +1,361 @@
+"""config.yaml -> one frozen :class:`Config`; deployment settings from the environment.
+
+Errors are :class:`~bot.errors.ConfigError` naming file, line, key, the
+value found and what to write instead. Nothing here touches globals: call
+:func:`load_config` and pass the result along.
+
+Environment variables (they win over the file):
+
+- ``PLAZA_CONFIG``: the config file (default ``./config.yaml``)
+- ``PLAZA_DATABASE_URL``: the database URL
+- ``PLAZA_HOST`` / ``PLAZA_PORT``: where ``plaza serve`` listens
+- ``PLAZA_FLOWS_DIR``: the flows folder
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from bot.errors import ConfigError
+from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
+
+__all__ = ["Category", "ChannelSettings", "Config", "Department", "load_config"]
+
+KNOWN_CHANNELS = ("web", "console", "telegram", "mastodon", "x")
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    key: str
+    name: Mapping[str, str]
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """An incident category; ``private`` reports never appear in public."""
+
+    key: str
+    label: Mapping[str, str]
+    department: str
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    name: str
+    enabled: bool
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    town_name: str
+    ticket_prefix: str
+    timezone: str
+    default_language: str
+    languages: tuple[str, ...]
+    database_url: str
+    host: str
+    port: int
+    flows_dir: Path
+    main_flow: str
+    departments: Mapping[str, Department]
+    categories: Mapping[str, Category]
+    channels: Mapping[str, ChannelSettings]
+
+    def language_for(self, hint: str | None) -> str:
+        """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
+        if hint:
+            code = hint.replace("_", "-").split("-")[0].split(".")[0].lower()
+            if code in self.languages:
+                return code
+        return self.default_language
+
+    def enabled_channels(self) -> tuple[str, ...]:
+        return tuple(name for name, channel in self.channels.items() if channel.enabled)
+
+
+class _Reader:
+    """Walks the parsed YAML, raising ConfigError with file and line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, node: object, key: str, problem: str, hint: str, line_key: object = None) -> ConfigError:
+        line = key_line(node, line_key) if line_key is not None else node_line(node)
+        return ConfigError(str(self.path), line, key, problem, hint)
+
+    def section(self, parent: Any, name: str, dotted: str, required: bool = True) -> CommentedMap:
+        value = parent.get(name) if isinstance(parent, Mapping) else None
+        if value is None:
+            if not required:
+                return CommentedMap()
+            raise self.fail(parent, dotted, "missing", f"add a `{name}:` section")
+        if not isinstance(value, CommentedMap):
+            raise self.fail(
+                parent,
+                dotted,
+                f"expected a mapping, found {value!r}",
+                f"write `{name}:` followed by indented `key: value` lines",
+                name,
+            )
+        return value
+
+    def known_keys(self, node: CommentedMap, allowed: tuple[str, ...], where: str) -> None:
+        for key in node:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(allowed)}"
+                raise self.fail(node, f"{where}.{key}" if where else str(key), "unknown key", hint, key)
+
+    def string(self, node: CommentedMap, key: str, where: str, default: str | None = None) -> str:
+        value = node.get(key, default)
+        if value is None:
+            raise self.fail(node, f"{where}.{key}", "missing", f"add `{key}: ...`")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(
+                node,
+                f"{where}.{key}",
+                f"expected text, found {value!r}",
+                f"write `{key}:` followed by a word, e.g. `{key}: Jun`",
+                key,
+            )
+        return value.strip()
+
+    def boolean(self, node: CommentedMap, key: str, where: str, default: bool) -> bool:
+        value = node.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(
+                node,
+                f"{where}.{key}",
+                f"expected true or false, found {value!r}",
+                f"write `{key}: true` or `{key}: false`",
+                key,
+            )
+        return value
+
+    def translations(self, node: CommentedMap, key: str, where: str, languages: tuple[str, ...]) -> dict[str, str]:
+        value = node.get(key)
+        dotted = f"{where}.{key}"
+        if not isinstance(value, CommentedMap):
+            example = ", ".join(f"{lang}: ..." for lang in languages)
+            raise self.fail(
+                node,
+                dotted,
+                f"expected a text per language, found {value!r}",
+                f"write `{key}: {{{example}}}`",
+                key if key in node else None,
+            )
+        result: dict[str, str] = {}
+        for language in languages:
+            text = value.get(language)
+            if not isinstance(text, str) or not text.strip():
+                raise self.fail(
+                    value,
+                    f"{dotted}.{language}",
+                    "missing translation",
+                    f"add `{language}: ...` (every configured language needs a text)",
+                )
+            result[language] = text.strip()
+        return result
+
+
+def _resolve_database_url(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:" and not rest.startswith("file:"):
+            return prefix + str((base / rest).resolve())
+    return url
+
+
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check the config file; environment variables override it."""
+    environ = os.environ if env is None else env
+    config_path = Path(path or environ.get("PLAZA_CONFIG") or "config.yaml").resolve()
+    reader = _Reader(config_path)
+    if not config_path.is_file():
+        raise ConfigError(
+            str(config_path),
+            None,
+            "PLAZA_CONFIG",
+            "file not found",
+            "run from the folder that holds config.yaml or set PLAZA_CONFIG to its path",
+        )
+    try:
+        root = read_yaml(config_path)
+    except YamlProblem as problem:
+        raise ConfigError(str(config_path), problem.line, "(file)", problem.problem, problem.hint) from None
+    if not isinstance(root, CommentedMap):
+        raise ConfigError(
+            str(config_path),
+            1,
+            "(file)",
+            "expected `key: value` sections",
+            "start from the config.yaml shipped with Plaza",
+        )
+    reader.known_keys(
+        root, ("town", "languages", "database", "server", "flows", "departments", "categories", "channels"), ""
+    )
+
+    town = reader.section(root, "town", "town")
+    reader.known_keys(town, ("name", "ticket_prefix", "timezone"), "town")
+    town_name = reader.string(town, "name", "town")
+    ticket_prefix = reader.string(town, "ticket_prefix", "town", default=town_name[:3].upper())
+    if not ticket_prefix.replace("-", "").isalnum():
+        raise reader.fail(
+            town,
+            "town.ticket_prefix",
+            f"{ticket_prefix!r} has characters a ticket cannot carry",
+            "use letters and digits, e.g. `ticket_prefix: JUN`",
+            "ticket_prefix",
+        )
+    timezone = reader.string(town, "timezone", "town", default="Europe/Madrid")
+
+    langs = reader.section(root, "languages", "languages")
+    reader.known_keys(langs, ("default", "available"), "languages")
+    available_raw = langs.get("available")
+    if (
+        not isinstance(available_raw, list)
+        or not available_raw
+        or not all(isinstance(item, str) and item.isalpha() and len(item) == 2 for item in available_raw)
+    ):
+        raise reader.fail(
+            langs,
+            "languages.available",
+            f"expected a list of two-letter codes, found {available_raw!r}",
+            "write `available: [es, en]`",
+            "available",
+        )
+    languages = tuple(str(item).lower() for item in available_raw)
+    default_language = reader.string(langs, "default", "languages").lower()
+    if default_language not in languages:
+        raise reader.fail(
+            langs,
+            "languages.default",
+            f"{default_language!r} is not in `available`",
+            f"use one of {', '.join(languages)} or add it to `available`",
+            "default",
+        )
+
+    database = reader.section(root, "database", "database", required=False)
+    reader.known_keys(database, ("url",), "database")
+    database_url = environ.get("PLAZA_DATABASE_URL") or reader.string(
+        database, "url", "database", default="sqlite:///var/plaza.sqlite3"
+    )
+    database_url = _resolve_database_url(database_url, config_path.parent)
+
+    server = reader.section(root, "server", "server", required=False)
+    reader.known_keys(server, ("host", "port"), "server")
+    host = environ.get("PLAZA_HOST") or reader.string(server, "host", "server", default="127.0.0.1")
+    port_raw: object = environ.get("PLAZA_PORT") or server.get("port", 8000)
+    try:
+        port = int(str(port_raw))
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        where = "PLAZA_PORT" if environ.get("PLAZA_PORT") else "server.port"
+        raise ConfigError(
+            str(config_path),
+            key_line(server, "port"),
+            where,
+            f"{port_raw!r} is not a port",
+            "use a number from 1 to 65535, e.g. 8000",
+        ) from None
+
+    flows = reader.section(root, "flows", "flows", required=False)
+    reader.known_keys(flows, ("dir", "main"), "flows")
+    flows_dir_text = environ.get("PLAZA_FLOWS_DIR") or reader.string(flows, "dir", "flows", default="flows")
+    flows_dir = (config_path.parent / flows_dir_text).resolve()
+    main_flow = reader.string(flows, "main", "flows", default="main_menu")
+
+    departments: dict[str, Department] = {}
+    dept_section = reader.section(root, "departments", "departments")
+    for key, node in dept_section.items():
+        where = f"departments.{key}"
+        if not isinstance(node, CommentedMap):
+            raise reader.fail(
+                dept_section,
+                where,
+                f"expected a mapping, found {node!r}",
+                "give the department a `name: {es: ..., en: ...}`",
+                key,
+            )
+        reader.known_keys(node, ("name", "private"), where)
+        departments[str(key)] = Department(
+            key=str(key),
+            name=reader.translations(node, "name", where, languages),
+            private=reader.boolean(node, "private", where, False),
+        )
+    if not departments:
+        raise reader.fail(root, "departments", "no departments", "add at least one department", "departments")
+
+    categories: dict[str, Category] = {}
+    cat_section = reader.section(root, "categories", "categories")
+    for key, node in cat_section.items():
+        where = f"categories.{key}"
+        if not isinstance(node, CommentedMap):
+            raise reader.fail(
+                cat_section,
+                where,
+                f"expected a mapping, found {node!r}",
+                "give the category a `label:` and a `department:`",
+                key,
+            )
+        reader.known_keys(node, ("label", "department", "private"), where)
+        department = reader.string(node, "department", where)
+        if department not in departments:
+            close = difflib.get_close_matches(department, list(departments), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
+            raise reader.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        categories[str(key)] = Category(
+            key=str(key),
+            label=reader.translations(node, "label", where, languages),
+            department=department,
+            private=reader.boolean(node, "private", where, departments[department].private),
+        )
+
+    channels: dict[str, ChannelSettings] = {}
+    chan_section = reader.section(root, "channels", "channels", required=False)
+    reader.known_keys(chan_section, KNOWN_CHANNELS, "channels")
+    for name in KNOWN_CHANNELS:
+        node = chan_section.get(name)
+        if node is None:
+            node = CommentedMap({"enabled": name in ("web", "console")})
+        if not isinstance(node, CommentedMap):
+            raise reader.fail(
+                chan_section,
+                f"channels.{name}",
+                f"expected a mapping, found {node!r}",
+                "write `enabled: true` or `enabled: false` under it",
+                name,
+            )
+        enabled = reader.boolean(node, "enabled", f"channels.{name}", False)
+        settings = {str(k): v for k, v in node.items() if k != "enabled"}
+        channels[name] = ChannelSettings(name=name, enabled=enabled, settings=settings)
+
+    return Config(
+        path=config_path,
+        town_name=town_name,
+        ticket_prefix=ticket_prefix.upper(),
+        timezone=timezone,
+        default_language=default_language,
+        languages=languages,
+        database_url=database_url,
+        host=host,
+        port=port,
+        flows_dir=flows_dir,
+        main_flow=main_flow,
+        departments=departments,
+        categories=categories,
+        channels=channels,
+    )

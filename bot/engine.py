@@ -1,0 +1,233 @@
+"""One step of one conversation for one inbound message, in the caller's transaction.
+
+:meth:`Engine.step` claims an inbox row (``UPDATE ... WHERE status =
+'pending'``: a row already processed, by this or another process, is skipped),
+finds or creates the resident and conversation, runs the flow's state machine
+for the message, runs the actions of the states it enters, and writes the new
+state and the replies (outbox rows). All of it happens in the connection's
+transaction: the caller commits it whole or rolls it whole back, so state,
+side effects and replies are never separated.
+
+The engine's turn logic (global words, answers, entering states) is in
+:class:`Turn`; this module keeps the storage side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from bot.catalog import FlowCatalog, flow_context
+from bot.config import Config
+from bot.errors import PlazaError
+from bot.inbox import message_from_payload
+from bot.messages import InboundMessage
+from bot.outbox import Reply, enqueue
+from bot.turn import Turn
+from models import ChannelIdentity, Conversation, InboxItem, Resident
+
+__all__ = ["ConversationState", "Engine", "StaleConversation"]
+
+log = logging.getLogger(__name__)
+
+INBOX = InboxItem.__table__  # type: ignore[attr-defined]
+CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
+IDENTITIES = ChannelIdentity.__table__  # type: ignore[attr-defined]
+
+
+class StaleConversation(PlazaError):
+    """Another writer moved the conversation first; the step must be retried."""
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """The conversation row as the engine works on it (a plain object, not a table row)."""
+
+    id: int
+    channel: str
+    chat_id: str
+    resident_id: int
+    flow: str
+    flow_version: str
+    state: str
+    language: str
+    version: int
+    verified: bool
+    data: dict[str, Any] = field(default_factory=dict)
+    new: bool = False
+
+
+class Engine:
+    """Runs steps; one instance is shared by every conversation."""
+
+    def __init__(self, config: Config, catalog: FlowCatalog, today: Callable[[], date] | None = None) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.option_sources = flow_context(config).option_sources
+        self._today = today or (lambda: datetime.now(UTC).date())
+
+    def today(self) -> date:
+        return self._today()
+
+    def step(self, connection: Connection, item: Row[Any]) -> bool:
+        """Process inbox row ``item`` (id, channel, platform_message_id, payload).
+
+        Returns False when the row was already processed. Raises on failure,
+        leaving the rollback to the caller.
+        """
+        now = datetime.now(UTC)
+        claimed = connection.execute(
+            update(INBOX)
+            .where(INBOX.c.id == item.id, INBOX.c.status == "pending")
+            .values(status="done", processed_at=now, attempts=INBOX.c.attempts + 1)
+        ).rowcount
+        if claimed != 1:
+            return False
+        message = message_from_payload(item.channel, item.platform_message_id, item.payload)
+        conversation = self._conversation(connection, message, now)
+        turn = Turn(self, connection, conversation)
+        turn.handle(message)
+        self._save(connection, conversation, now)
+        enqueue(
+            connection,
+            channel=conversation.channel,
+            chat_id=conversation.chat_id,
+            replies=turn.replies,
+            conversation_id=conversation.id,
+            inbox_id=item.id,
+        )
+        return True
+
+    def fail(self, connection: Connection, item: Row[Any], error: BaseException, *, final: bool) -> None:
+        """Record a failed step; when ``final``, give up on the row and apologize to the resident."""
+        text = f"{type(error).__name__}: {error}"[:2000]
+        values: dict[str, Any] = {"attempts": INBOX.c.attempts + 1, "error": text}
+        if final:
+            values |= {"status": "failed", "processed_at": datetime.now(UTC)}
+        connection.execute(update(INBOX).where(INBOX.c.id == item.id, INBOX.c.status == "pending").values(**values))
+        if final:
+            language = self.config.language_for((item.payload or {}).get("language"))
+            row = connection.execute(
+                select(CONVERSATIONS.c.id, CONVERSATIONS.c.language).where(
+                    CONVERSATIONS.c.channel == item.channel, CONVERSATIONS.c.chat_id == item.payload["chat_id"]
+                )
+            ).first()
+            if row is not None:
+                language = row.language
+            messages = self.catalog.snapshot.flows.messages
+            text_map = messages.get("error_apology", {})
+            apology = text_map.get(language) or next(iter(text_map.values()), "Sorry, something went wrong.")
+            enqueue(
+                connection,
+                channel=item.channel,
+                chat_id=str(item.payload["chat_id"]),
+                replies=[Reply(text=apology)],
+                conversation_id=row.id if row is not None else None,
+                inbox_id=item.id,
+            )
+
+    def _conversation(self, connection: Connection, message: InboundMessage, now: datetime) -> ConversationState:
+        row = connection.execute(
+            select(CONVERSATIONS, RESIDENTS.c.verified)
+            .join(RESIDENTS, RESIDENTS.c.id == CONVERSATIONS.c.resident_id)
+            .where(CONVERSATIONS.c.channel == message.channel, CONVERSATIONS.c.chat_id == message.chat_id)
+        ).first()
+        if row is not None:
+            return ConversationState(
+                id=row.id,
+                channel=row.channel,
+                chat_id=row.chat_id,
+                resident_id=row.resident_id,
+                flow=row.flow,
+                flow_version=row.flow_version,
+                state=row.state,
+                language=row.language,
+                version=row.version,
+                verified=bool(row.verified),
+                data=dict(row.data or {}),
+            )
+        language = self.config.language_for(message.language)
+        resident_id, verified = self._resident(connection, message, language, now)
+        main = self.catalog.main
+        conversation_id = connection.execute(
+            insert(CONVERSATIONS).returning(CONVERSATIONS.c.id),
+            {
+                "channel": message.channel,
+                "chat_id": message.chat_id,
+                "resident_id": resident_id,
+                "flow": main.name,
+                "flow_version": main.version,
+                "state": main.flow.start,
+                "data": {},
+                "language": language,
+                "mode": "bot",
+                "version": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        return ConversationState(
+            id=conversation_id,
+            channel=message.channel,
+            chat_id=message.chat_id,
+            resident_id=resident_id,
+            flow=main.name,
+            flow_version=main.version,
+            state=main.flow.start,
+            language=language,
+            version=0,
+            verified=verified,
+            data={},
+            new=True,
+        )
+
+    def _resident(
+        self, connection: Connection, message: InboundMessage, language: str, now: datetime
+    ) -> tuple[int, bool]:
+        found = connection.execute(
+            select(IDENTITIES.c.resident_id, RESIDENTS.c.verified)
+            .join(RESIDENTS, RESIDENTS.c.id == IDENTITIES.c.resident_id)
+            .where(IDENTITIES.c.channel == message.channel, IDENTITIES.c.platform_user_id == message.sender_id)
+        ).first()
+        if found is not None:
+            return int(found.resident_id), bool(found.verified)
+        resident_id = connection.execute(
+            insert(RESIDENTS).returning(RESIDENTS.c.id),
+            {"display_name": message.sender_name, "language": language, "verified": False, "created_at": now},
+        ).scalar_one()
+        connection.execute(
+            insert(IDENTITIES),
+            {
+                "channel": message.channel,
+                "platform_user_id": message.sender_id,
+                "resident_id": resident_id,
+                "display_name": message.sender_name,
+                "verified": False,
+                "created_at": now,
+            },
+        )
+        return int(resident_id), False
+
+    def _save(self, connection: Connection, conversation: ConversationState, now: datetime) -> None:
+        result = connection.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == conversation.id, CONVERSATIONS.c.version == conversation.version)
+            .values(
+                flow=conversation.flow,
+                flow_version=conversation.flow_version,
+                state=conversation.state,
+                data=conversation.data,
+                language=conversation.language,
+                version=conversation.version + 1,
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleConversation(f"conversation {conversation.id} changed under this step")
+        conversation.version += 1

@@ -1,0 +1,871 @@
+"""Flow YAML -> frozen :class:`Flow` / :class:`Step` objects, with validation.
+
+Admins write flows (see DESIGN.md, "Flow YAML"); every problem becomes a
+:class:`~bot.errors.FlowError` printed as ``file:line: problem — fix`` for a
+non-programmer. :func:`parse_flow` checks one file; :func:`load_flows` checks a
+whole directory (cross-flow ``goto`` targets, the main flow) and the engine's
+own wording in ``messages.yaml``. Both raise :class:`~bot.errors.FlowErrors`
+holding *every* problem found, never just the first.
+
+YAML is read as YAML 1.2 (:mod:`bot.yamlfile`), so ``yes``, ``no``, ``on`` and
+``off`` stay words: ``next: {yes: submit, no: cancelled}`` means what it says.
+
+Contracts the engine relies on once a flow loaded without errors:
+
+- every ``next`` target is a state; every ``goto`` is a loaded flow;
+- every state is reachable from ``start`` and has a way out (``next``,
+  ``goto`` or ``end: true``); ``end`` and ``goto`` states have no ``next``;
+- a step waits for an answer exactly when ``input != "none"``, and then it has
+  ``ask``; ``options`` only on ``choice``; ``optional`` only on
+  text/photo/location; ``min_length``/``max_length`` only on text;
+- a ``next`` mapping is only on ``choice`` (its keys are exactly the option
+  keys, of ``options`` or of the ``options_from`` source), on ``yes_no`` (exactly
+  ``yes`` and ``no``), or on a state with an ``action`` (its keys are the
+  action's branches, not checked here); every other step has a single ``next``;
+- every Text has every configured language;
+- every ``{placeholder}`` in ask/say/hint is a builtin, provided by the state's
+  own action, or saved (``save:`` or an action's provides) by some state that
+  can come before it; ``hint`` may also use ``{min}`` and ``{max}``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ruamel.yaml.comments import CommentedMap
+
+from bot.errors import FlowError, FlowErrors
+from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
+
+__all__ = [
+    "INPUT_KINDS",
+    "NOT_FLOWS",
+    "REQUIRED_MESSAGES",
+    "Flow",
+    "FlowContext",
+    "FlowSet",
+    "OptionSpec",
+    "Step",
+    "Text",
+    "load_flows",
+    "load_messages",
+    "parse_flow",
+]
+
+Text = Mapping[str, str]
+"""A text per language code (``{"es": "Hola", "en": "Hello"}``)."""
+
+INPUT_KINDS: tuple[str, ...] = ("text", "choice", "yes_no", "number", "date", "photo", "location", "none")
+OPTIONAL_KINDS: tuple[str, ...] = ("text", "photo", "location")
+MESSAGES_FILE = "messages.yaml"
+NOT_FLOWS: tuple[str, ...] = (MESSAGES_FILE, "words.yaml")
+"""Files of the flows folder that are wording, not flows (``words.yaml`` is read by :mod:`bot.words`)."""
+
+REQUIRED_MESSAGES: tuple[str, ...] = (
+    "greeting",
+    "not_understood",
+    "hint_choice",
+    "hint_yes_no",
+    "hint_text_empty",
+    "hint_text_too_short",
+    "hint_text_too_long",
+    "hint_number",
+    "hint_date",
+    "hint_photo",
+    "hint_location",
+    "hint_not_text",
+    "help",
+    "cancelled",
+    "nothing_to_go_back",
+    "language_ask",
+    "language_changed",
+    "unsupported_content",
+    "error_apology",
+    "skip_label",
+    "yes_label",
+    "no_label",
+    "requires_verified",
+    "anything_else",
+)
+"""The keys ``flows/messages.yaml`` must define, each in every language."""
+
+_FLOW_KEYS = ("flow", "title", "start", "requires", "states")
+_STATE_KEYS = (
+    "ask",
+    "say",
+    "input",
+    "options",
+    "options_from",
+    "save",
+    "next",
+    "action",
+    "goto",
+    "end",
+    "optional",
+    "min_length",
+    "max_length",
+    "hint",
+)
+_HINT_PARAMS = ("min", "max")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One choice as written: its key (what ``next`` maps) and its label per language."""
+
+    key: str
+    label: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One state of a flow. See the module docstring for what validation guarantees.
+
+    On entering the state the engine runs ``action`` (if any), then says ``say``,
+    then asks ``ask`` when the step :attr:`waits`. ``line`` is the 1-based line of
+    the state's key in the file.
+    """
+
+    name: str
+    line: int
+    ask: Text | None = None
+    say: Text | None = None
+    input: str = "none"
+    options: tuple[OptionSpec, ...] = ()
+    options_from: str | None = None
+    save: str | None = None
+    next: str | Mapping[str, str] | None = None
+    action: str | None = None
+    goto: str | None = None
+    end: bool = False
+    optional: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    hint: Text | None = None
+
+    @property
+    def waits(self) -> bool:
+        """True when the step waits for an answer (``input`` is not ``none``)."""
+        return self.input != "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One validated flow file. ``version`` is the first 12 hex digits of the sha256 of ``source``."""
+
+    name: str
+    path: str
+    version: str
+    source: str
+    title: Text
+    start: str
+    requires: str | None
+    states: Mapping[str, Step]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowContext:
+    """What validation needs from outside: languages, option sources, actions, other flows.
+
+    ``actions`` maps an action name to the placeholder names it provides.
+    ``builtins`` are placeholders the engine always fills.
+    """
+
+    languages: tuple[str, ...]
+    option_sources: Mapping[str, tuple[OptionSpec, ...]]
+    actions: Mapping[str, tuple[str, ...]]
+    builtins: tuple[str, ...] = ("summary", "town")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSet:
+    """Every flow of a directory by name, and the engine's wording from ``messages.yaml``."""
+
+    flows: Mapping[str, Flow]
+    messages: Mapping[str, Text]
+
+
+def _closest(word: str, choices: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _did_you_mean(word: str, choices: Iterable[str], fallback: str) -> str:
+    best = _closest(word, choices)
+    return f"did you mean `{best}`?" if best else fallback
+
+
+def _listing(words: Iterable[str]) -> str:
+    items = sorted(words)
+    return ", ".join(items) if items else "(none)"
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Collects problems of one file while turning its nodes into values."""
+
+    path: str
+    languages: tuple[str, ...]
+    errors: list[FlowError] = field(default_factory=list)
+
+    def fail(self, line: int | None, problem: str, hint: str = "", state: str | None = None) -> None:
+        self.errors.append(FlowError(self.path, line, problem, hint, state))
+
+    def known_keys(self, node: CommentedMap, allowed: Sequence[str], where: str, state: str | None) -> None:
+        for key in node:
+            if key not in allowed:
+                hint = _did_you_mean(str(key), allowed, f"allowed keys are: {', '.join(allowed)}")
+                self.fail(key_line(node, key), f"unknown key `{key}` in {where}", hint, state)
+
+    def word(self, node: CommentedMap, key: str, where: str, state: str | None) -> str | None:
+        """A plain word (name) value; numbers are accepted as their text."""
+        value = node.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.fail(
+                key_line(node, key),
+                f"`{key}` in {where} should be a single word, found {_show(value)}",
+                f"write `{key}: some_name`",
+                state,
+            )
+            return None
+        text = str(value).strip()
+        if not text:
+            self.fail(key_line(node, key), f"`{key}` in {where} is empty", f"write `{key}: some_name`", state)
+            return None
+        return text
+
+    def text(self, node: CommentedMap, key: object, where: str, state: str | None) -> Text | None:
+        """A text per language; reports a missing language or a non-text value."""
+        value = node.get(key)
+        line = key_line(node, key)
+        example = "{" + ", ".join(f"{lang}: ..." for lang in self.languages) + "}"
+        if not isinstance(value, CommentedMap):
+            self.fail(
+                line, f"{where} should have a text per language, found {_show(value)}", f"write it as {example}", state
+            )
+            return None
+        result: dict[str, str] = {}
+        for lang, text in value.items():
+            if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+                if text is not None:
+                    self.fail(
+                        key_line(value, lang),
+                        f"{where} in `{lang}` should be a text, found {_show(text)}",
+                        "put the text in quotes",
+                        state,
+                    )
+                continue
+            result[str(lang)] = str(text)
+        for lang in self.languages:
+            if not result.get(lang, "").strip():
+                self.fail(
+                    line,
+                    f"{where} has no `{lang}` translation",
+                    f"add `{lang}: ...` (every configured language needs a text)",
+                    state,
+                )
+        return result
+
+    def flag(self, node: CommentedMap, key: str, where: str, state: str | None) -> bool:
+        value = node.get(key, False)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        self.fail(
+            key_line(node, key),
+            f"`{key}` in {where} should be true or false, found {_show(value)}",
+            f"write `{key}: true` or `{key}: false` (yes/no are words in flow files)",
+            state,
+        )
+        return False
+
+    def length(self, node: CommentedMap, key: str, where: str, state: str | None) -> int | None:
+        value = node.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail(
+                key_line(node, key),
+                f"`{key}` in {where} should be a whole number of 0 or more, found {_show(value)}",
+                f"write for example `{key}: 10`",
+                state,
+            )
+            return None
+        return value
+
+
+def _show(value: object) -> str:
+    if isinstance(value, CommentedMap):
+        return "a block of keys"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
+
+
+def _placeholders(text: str) -> tuple[list[str], bool]:
+    """The ``{names}`` in a text, and whether its braces are well formed."""
+    names: list[str] = []
+    try:
+        for _, name, _, _ in string.Formatter().parse(text):
+            if name is not None:
+                names.append(name)
+    except ValueError:
+        return names, False
+    return names, True
+
+
+def parse_flow(text: str, path: str, context: FlowContext) -> Flow:
+    """Parse and validate one flow file's ``text`` (``path`` names it in errors).
+
+    Checks everything that can be known from this file alone; ``goto`` targets
+    are checked by :func:`load_flows`. Raises :class:`FlowErrors` with every
+    problem of the file.
+    """
+    flow, errors, _ = _parse(text, path, context)
+    if errors or flow is None:
+        raise FlowErrors(errors or [FlowError(path, None, "the flow could not be read")])
+    return flow
+
+
+def _parse(text: str, path: str, context: FlowContext) -> tuple[Flow | None, list[FlowError], list[tuple[str, int]]]:
+    """The flow (None when broken), its problems, and its ``goto`` targets with their lines."""
+    reader = _Reader(path, context.languages)
+    try:
+        root = read_yaml_text(text)
+    except YamlProblem as problem:
+        return None, [FlowError(path, problem.line, problem.problem, problem.hint)], []
+    if not isinstance(root, CommentedMap):
+        reader.fail(
+            node_line(root) or 1,
+            "a flow file should be a block of keys (flow, title, start, states)",
+            "start from an existing flow file, such as flows/report_incident.yaml",
+        )
+        return None, reader.errors, []
+    reader.known_keys(root, _FLOW_KEYS, "the flow", None)
+    stem = Path(path).stem
+    name = reader.word(root, "flow", "the flow", None)
+    if "flow" not in root:
+        reader.fail(1, "the flow has no `flow:` name", f"add `flow: {stem}` at the top")
+    elif name is not None and name != stem:
+        reader.fail(
+            key_line(root, "flow"),
+            f"the flow is called `{name}` but the file is `{Path(path).name}`",
+            f"write `flow: {stem}` or rename the file to `{name}.yaml`",
+        )
+    title: Text | None = None
+    if "title" in root:
+        title = reader.text(root, "title", "the title", None)
+    requires = root.get("requires")
+    if requires is not None and requires != "verified":
+        reader.fail(
+            key_line(root, "requires"),
+            f"`requires` should be empty or `verified`, found {_show(requires)}",
+            "write `requires: verified` for residents verified at the town hall, or remove the line",
+        )
+    start = reader.word(root, "start", "the flow", None)
+    if "start" not in root:
+        reader.fail(1, "the flow has no `start:` state", "add `start: <name of the first state>`")
+    states_node = root.get("states")
+    steps: dict[str, Step] = {}
+    gotos: list[tuple[str, int]] = []
+    next_lines: dict[str, int] = {}
+    text_lines: dict[tuple[str, str], int] = {}
+    if "states" not in root:
+        reader.fail(1, "the flow has no `states:`", "add `states:` with at least one state under it")
+    elif not isinstance(states_node, CommentedMap) or not states_node:
+        reader.fail(
+            key_line(root, "states"),
+            "`states:` should be a block of named states",
+            "indent each state's name under `states:`, then its keys under the name",
+        )
+    else:
+        for key, node in states_node.items():
+            step = _parse_step(reader, str(key), key_line(states_node, key) or 1, node, context)
+            if step is None:
+                continue
+            steps[step.name] = step
+            if isinstance(node, CommentedMap):
+                next_lines[step.name] = key_line(node, "next") or step.line
+                for text_key in ("ask", "say", "hint"):
+                    text_lines[(step.name, text_key)] = key_line(node, text_key) or step.line
+                if step.goto is not None:
+                    gotos.append((step.goto, key_line(node, "goto") or step.line))
+        _check_graph(reader, root, steps, start, next_lines)
+        _check_placeholders(reader, steps, context, text_lines)
+    if reader.errors or name is None or start is None:
+        return None, reader.errors, gotos
+    flow = Flow(
+        name=name,
+        path=path,
+        version=hashlib.sha256(text.encode("utf-8")).hexdigest()[:12],
+        source=text,
+        title=title or {},
+        start=start,
+        requires=requires,
+        states=steps,
+    )
+    return flow, [], gotos
+
+
+def _parse_step(reader: _Reader, name: str, line: int, node: object, context: FlowContext) -> Step | None:
+    where = f"state `{name}`"
+    if not isinstance(node, CommentedMap):
+        reader.fail(
+            line,
+            f"{where} should be a block of keys, found {_show(node)}",
+            "indent its keys (ask, input, next, ...) under the state's name",
+            name,
+        )
+        return None
+    reader.known_keys(node, _STATE_KEYS, where, name)
+    ask = reader.text(node, "ask", f"the question of {where}", name) if "ask" in node else None
+    say = reader.text(node, "say", f"the `say` of {where}", name) if "say" in node else None
+    hint = reader.text(node, "hint", f"the hint of {where}", name) if "hint" in node else None
+    kind = reader.word(node, "input", where, name) or "none"
+    known_kind = True
+    if kind not in INPUT_KINDS:
+        reader.fail(
+            key_line(node, "input"),
+            f"unknown input `{kind}` in {where}",
+            _did_you_mean(kind, INPUT_KINDS, f"use one of: {', '.join(INPUT_KINDS)}"),
+            name,
+        )
+        kind = "none"
+        known_kind = False
+    elif kind != "none" and ask is None and "ask" not in node:
+        reader.fail(
+            line,
+            f"{where} waits for an answer ({kind}) but has no question",
+            "add `ask: {" + ", ".join(f"{lang}: ..." for lang in reader.languages) + "}`",
+            name,
+        )
+    elif kind == "none" and "ask" in node and "input" not in node:
+        reader.fail(
+            line,
+            f"{where} asks a question but does not say what answer it expects",
+            f"add `input:` with one of: {', '.join(INPUT_KINDS[:-1])}",
+            name,
+        )
+    options = _parse_options(reader, node, where, name)
+    options_from = reader.word(node, "options_from", where, name)
+    if options and kind != "choice" and known_kind:
+        reader.fail(
+            key_line(node, "options"),
+            f"{where} has options but its input is `{kind}`",
+            "write `input: choice`, or remove the options",
+            name,
+        )
+    if kind == "choice" and not options and options_from is None and "options" not in node:
+        reader.fail(
+            line,
+            f"{where} is a choice without options",
+            "add `options:` (key: {es: ..., en: ...}) or `options_from:` with a list such as "
+            f"{_listing(context.option_sources)}",
+            name,
+        )
+    if options_from is not None and options_from not in context.option_sources:
+        reader.fail(
+            key_line(node, "options_from"),
+            f"unknown option list `{options_from}` in {where}",
+            _did_you_mean(options_from, context.option_sources, f"known lists are: {_listing(context.option_sources)}"),
+            name,
+        )
+    action = reader.word(node, "action", where, name)
+    if action is not None and action not in context.actions:
+        reader.fail(
+            key_line(node, "action"),
+            f"unknown action `{action}` in {where}",
+            f"known actions are: {_listing(context.actions)}",
+            name,
+        )
+    optional = reader.flag(node, "optional", where, name)
+    if optional and kind not in OPTIONAL_KINDS:
+        reader.fail(
+            key_line(node, "optional"),
+            f"{where} is optional but its input is `{kind}`",
+            f"only {', '.join(OPTIONAL_KINDS)} answers can be skipped; remove `optional`",
+            name,
+        )
+    min_length = reader.length(node, "min_length", where, name)
+    max_length = reader.length(node, "max_length", where, name)
+    for key in ("min_length", "max_length"):
+        if key in node and kind != "text":
+            reader.fail(
+                key_line(node, key),
+                f"`{key}` in {where} only applies to text answers",
+                "write `input: text`, or remove it",
+                name,
+            )
+    if min_length is not None and max_length is not None and min_length > max_length:
+        reader.fail(
+            key_line(node, "min_length"),
+            f"`min_length` ({min_length}) is more than `max_length` ({max_length}) in {where}",
+            "make min_length the smaller one",
+            name,
+        )
+    end = reader.flag(node, "end", where, name)
+    goto = reader.word(node, "goto", where, name)
+    nxt = _parse_next(reader, node, where, name)
+    if nxt is not None and (end or goto is not None):
+        reader.fail(
+            key_line(node, "next"),
+            f"{where} has `next` but also {'`end: true`' if end else '`goto`'}",
+            "keep only one way out",
+            name,
+        )
+    if nxt is None and goto is None and not end and "next" not in node and "end" not in node:
+        reader.fail(line, f"{where} has no way out", "add `next: <state>`, `goto: <flow>`, or `end: true`", name)
+    if end and goto is not None:
+        reader.fail(key_line(node, "goto"), f"{where} has both `goto` and `end: true`", "keep only one", name)
+    step = Step(
+        name=name,
+        line=line,
+        ask=ask,
+        say=say,
+        input=kind,
+        options=options,
+        options_from=options_from,
+        save=reader.word(node, "save", where, name),
+        next=nxt,
+        action=action,
+        goto=goto,
+        end=end,
+        optional=optional,
+        min_length=min_length,
+        max_length=max_length,
+        hint=hint,
+    )
+    if isinstance(nxt, Mapping) and known_kind:
+        _check_branches(reader, step, key_line(node, "next") or line, context)
+    return step
+
+
+def _parse_options(reader: _Reader, node: CommentedMap, where: str, state: str) -> tuple[OptionSpec, ...]:
+    value = node.get("options")
+    if "options" not in node:
+        return ()
+    if not isinstance(value, CommentedMap) or not value:
+        reader.fail(
+            key_line(node, "options"),
+            f"the options of {where} should be a block of keys with labels",
+            "write each option as `key: {es: ..., en: ...}`",
+            state,
+        )
+        return ()
+    result: list[OptionSpec] = []
+    for key in value:
+        label = reader.text(value, key, f"option `{key}` of {where}", state)
+        result.append(OptionSpec(str(key), label or {}))
+    return tuple(result)
+
+
+def _parse_next(reader: _Reader, node: CommentedMap, where: str, state: str) -> str | Mapping[str, str] | None:
+    if "next" not in node:
+        return None
+    value = node["next"]
+    line = key_line(node, "next")
+    if isinstance(value, CommentedMap):
+        result: dict[str, str] = {}
+        for key, target in value.items():
+            if isinstance(target, bool) or not isinstance(target, (str, int)) or not str(target).strip():
+                reader.fail(
+                    key_line(value, key),
+                    f"`next` for answer `{key}` in {where} should name a state, found {_show(target)}",
+                    "write `answer: state_name`",
+                    state,
+                )
+                continue
+            result[str(key)] = str(target).strip()
+        return result or None
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        reader.fail(
+            line,
+            f"`next` in {where} should name a state, found {_show(value)}",
+            "write `next: state_name`, or `next: {answer: state, ...}`",
+            state,
+        )
+        return None
+    return str(value).strip()
+
+
+def _check_branches(reader: _Reader, step: Step, line: int, context: FlowContext) -> None:
+    """The keys of a ``next`` mapping must be answers the step can give."""
+    assert isinstance(step.next, Mapping)
+    keys = set(step.next)
+    where = f"state `{step.name}`"
+    if step.input == "yes_no":
+        if keys != {"yes", "no"}:
+            reader.fail(
+                line,
+                f"`next` of the yes/no question in {where} should have exactly `yes` and `no`, found {_listing(keys)}",
+                "write `next: {yes: state, no: state}`",
+                step.name,
+            )
+        return
+    if step.input == "choice":
+        source = context.option_sources.get(step.options_from) if step.options_from is not None else step.options
+        if source is None:
+            return  # the unknown option list is reported already
+        allowed = {o.key for o in source}
+        for key in sorted(keys - allowed):
+            reader.fail(
+                line,
+                f"`next` in {where} has `{key}`, which is not one of its options",
+                _did_you_mean(key, allowed, f"the options are: {_listing(allowed)}"),
+                step.name,
+            )
+        for key in sorted(allowed - keys):
+            reader.fail(
+                line, f"option `{key}` of {where} has no `next`", f"add `{key}: <state>` under `next`", step.name
+            )
+        return
+    if step.action is not None:
+        return
+    reader.fail(
+        line,
+        f"`next` in {where} lists answers, but a {step.input} answer does not choose where to go",
+        "write `next: state_name`",
+        step.name,
+    )
+
+
+def _edges(step: Step) -> list[str]:
+    if isinstance(step.next, str):
+        return [step.next]
+    if isinstance(step.next, Mapping):
+        return list(step.next.values())
+    return []
+
+
+def _reachable(steps: Mapping[str, Step], origin: str) -> set[str]:
+    """States reachable from ``origin`` in one or more moves."""
+    seen: set[str] = set()
+    todo = [t for t in _edges(steps[origin]) if t in steps]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(t for t in _edges(steps[name]) if t in steps)
+    return seen
+
+
+def _check_graph(
+    reader: _Reader, root: CommentedMap, steps: Mapping[str, Step], start: str | None, next_lines: Mapping[str, int]
+) -> None:
+    for step in steps.values():
+        for target in _edges(step):
+            if target not in steps:
+                reader.fail(
+                    next_lines[step.name],
+                    f"`next` in state `{step.name}` goes to `{target}`, which is not a state of this flow",
+                    _did_you_mean(target, steps, f"the states are: {_listing(steps)}"),
+                    step.name,
+                )
+    if start is None:
+        return
+    if start not in steps:
+        reader.fail(
+            key_line(root, "start"),
+            f"`start` names `{start}`, which is not a state of this flow",
+            _did_you_mean(start, steps, f"the states are: {_listing(steps)}"),
+        )
+        return
+    reached = _reachable(steps, start) | {start}
+    for step in steps.values():
+        if step.name not in reached:
+            reader.fail(
+                step.line,
+                f"state `{step.name}` can never be reached from `{start}`",
+                "point a `next` at it, or remove it",
+                step.name,
+            )
+    # A loop of states that never wait would make the bot talk to itself forever.
+    for step in steps.values():
+        if not step.waits and step.name in _reachable(steps, step.name):
+            loop = {s for s in _reachable(steps, step.name) if step.name in _reachable(steps, s)}
+            if all(not steps[s].waits for s in loop):
+                reader.fail(
+                    step.line,
+                    f"state `{step.name}` is in a loop where no state waits for an answer",
+                    "make one state of the loop ask a question, or end the loop",
+                    step.name,
+                )
+
+
+def _check_placeholders(
+    reader: _Reader, steps: Mapping[str, Step], context: FlowContext, lines: Mapping[tuple[str, str], int]
+) -> None:
+    provided: dict[str, set[str]] = {}
+    for step in steps.values():
+        names = set(context.actions.get(step.action, ())) if step.action else set()
+        if step.save:
+            names.add(step.save)
+        provided[step.name] = names
+    before: dict[str, set[str]] = {name: set() for name in steps}
+    for name in steps:
+        for later in _reachable(steps, name):
+            before[later] |= provided[name]
+    for step in steps.values():
+        own = set(context.actions.get(step.action, ())) if step.action else set()
+        known = set(context.builtins) | own | before[step.name]
+        texts = (
+            ("question", "ask", step.ask, ()),
+            ("say", "say", step.say, ()),
+            ("hint", "hint", step.hint, _HINT_PARAMS),
+        )
+        for label, key, text, extra in texts:
+            line = lines.get((step.name, key), step.line)
+            for lang, value in (text or {}).items():
+                used, ok = _placeholders(value)
+                if not ok:
+                    reader.fail(
+                        line,
+                        f"the {label} of state `{step.name}` ({lang}) has an unmatched `{{` or `}}`",
+                        "write {name} for a saved answer, or {{ and }} for the braces themselves",
+                        step.name,
+                    )
+                    continue
+                for name in used:
+                    if name in known or name in extra:
+                        continue
+                    everything = set(context.builtins) | {n for p in provided.values() for n in p}
+                    reader.fail(
+                        line,
+                        f"the {label} of state `{step.name}` ({lang}) uses `{{{name}}}`, which no earlier state saves",
+                        _did_you_mean(
+                            name,
+                            everything,
+                            f"save it first with `save: {name}` in an earlier state, or use one of: {_listing(known)}",
+                        ),
+                        step.name,
+                    )
+
+
+def load_messages(path: Path, languages: Sequence[str]) -> Mapping[str, Text]:
+    """Read ``messages.yaml`` (``messages: {key: {es: ..., en: ...}}``).
+
+    Every key of :data:`REQUIRED_MESSAGES` must be there in every language, and
+    no other key. Raises :class:`FlowErrors` with every problem.
+    """
+    shown = str(path)
+    reader = _Reader(shown, tuple(languages))
+    try:
+        root = read_yaml_text(path.read_bytes().decode("utf-8"))
+    except OSError as error:
+        raise FlowErrors(
+            [
+                FlowError(
+                    shown,
+                    None,
+                    f"cannot read the file ({error.strerror})",
+                    "the engine's wording must be in flows/messages.yaml",
+                )
+            ]
+        ) from None
+    except UnicodeDecodeError:
+        raise FlowErrors([FlowError(shown, None, "the file is not UTF-8 text", "save it as UTF-8")]) from None
+    except YamlProblem as problem:
+        raise FlowErrors([FlowError(shown, problem.line, problem.problem, problem.hint)]) from None
+    node = root.get("messages") if isinstance(root, CommentedMap) else None
+    if not isinstance(root, CommentedMap) or not isinstance(node, CommentedMap):
+        raise FlowErrors(
+            [
+                FlowError(
+                    shown,
+                    node_line(root) or 1,
+                    "the file should have a `messages:` block",
+                    "write `messages:` and, indented under it, `key: {es: ..., en: ...}`",
+                )
+            ]
+        )
+    reader.known_keys(root, ("messages",), "the messages file", None)
+    result: dict[str, Text] = {}
+    for key in node:
+        if key not in REQUIRED_MESSAGES:
+            reader.fail(
+                key_line(node, key),
+                f"unknown message `{key}`",
+                _did_you_mean(str(key), REQUIRED_MESSAGES, "remove it; the engine never uses it"),
+            )
+            continue
+        text = reader.text(node, key, f"message `{key}`", None)
+        if text is not None:
+            result[str(key)] = text
+    for key in REQUIRED_MESSAGES:
+        if key not in node:
+            reader.fail(
+                key_line(root, "messages"),
+                f"message `{key}` is missing",
+                f"add `{key}: " + "{" + ", ".join(f"{lang}: ..." for lang in languages) + "}`",
+            )
+    if reader.errors:
+        raise FlowErrors(reader.errors)
+    return result
+
+
+def load_flows(directory: Path, context: FlowContext, main: str = "main_menu") -> FlowSet:
+    """Load every flow of ``directory`` (each ``*.yaml`` but :data:`NOT_FLOWS`) and the messages.
+
+    Besides each file's own checks, every ``goto`` must name a flow of the
+    directory and the ``main`` flow must exist. Raises :class:`FlowErrors`
+    with every problem of every file.
+    """
+    errors: list[FlowError] = []
+    flows: dict[str, Flow] = {}
+    gotos: list[tuple[str, str, int]] = []
+    files = sorted(p for p in directory.glob("*.yaml") if p.name not in NOT_FLOWS)
+    names = {p.stem for p in files}
+    for file in files:
+        shown = str(file)
+        try:
+            text = file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append(FlowError(shown, None, "the file is not UTF-8 text", "save it as UTF-8"))
+            continue
+        except OSError as error:
+            errors.append(FlowError(shown, None, f"cannot read the file ({error.strerror})"))
+            continue
+        flow, problems, targets = _parse(text, shown, context)
+        errors.extend(problems)
+        gotos.extend((shown, target, line) for target, line in targets)
+        if flow is not None:
+            flows[flow.name] = flow
+    for shown, target, line in gotos:
+        if target not in names:
+            errors.append(
+                FlowError(
+                    shown,
+                    line,
+                    f"`goto` names the flow `{target}`, which does not exist",
+                    _did_you_mean(target, names, f"the flows are: {_listing(names)}"),
+                )
+            )
+    if main not in names:
+        errors.append(
+            FlowError(
+                str(directory),
+                None,
+                f"the main flow `{main}` is missing",
+                f"add {main}.yaml to {directory}"
+                + (f" ({_did_you_mean(main, names, '')})" if _closest(main, names) else ""),
+            )
+        )
+    messages: Mapping[str, Text] = {}
+    try:
+        messages = load_messages(directory / MESSAGES_FILE, context.languages)
+    except FlowErrors as problem:
+        errors.extend(problem.errors)
+    if errors:
+        raise FlowErrors(errors)
+    return FlowSet(flows=flows, messages=messages)

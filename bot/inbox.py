@@ -1,0 +1,140 @@
+"""The inbox: inbound messages stored before anything else happens.
+
+:func:`accept` stores messages (and the media they carry) in one
+transaction and returns only after the commit: that is the moment a message
+counts as accepted. A message already stored under the same
+``(channel, platform_message_id)`` is not stored again and is reported as a
+duplicate, so a redelivered webhook is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from bot.messages import InboundMessage, Location, Photo
+from models import InboxItem, MediaItem
+
+__all__ = ["Accepted", "Upload", "accept", "message_from_payload", "payload_of"]
+
+INBOX = InboxItem.__table__  # type: ignore[attr-defined]
+MEDIA = MediaItem.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """Bytes a resident uploaded with a message, to be stored as ``media:<id>``."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The inbox row of an accepted message; ``duplicate`` when it was already there."""
+
+    id: int
+    duplicate: bool
+
+
+def payload_of(message: InboundMessage) -> dict[str, Any]:
+    """The JSON form of a message, as stored in ``inbox.payload``."""
+    return {
+        "sender_id": message.sender_id,
+        "chat_id": message.chat_id,
+        "sent_at": message.sent_at.isoformat(),
+        "text": message.text,
+        "choice": message.choice,
+        "photos": [{"ref": p.ref, "mime_type": p.mime_type} for p in message.photos],
+        "location": (
+            {"latitude": message.location.latitude, "longitude": message.location.longitude}
+            if message.location
+            else None
+        ),
+        "language": message.language,
+        "sender_name": message.sender_name,
+        "unsupported": message.unsupported,
+    }
+
+
+def message_from_payload(channel: str, platform_message_id: str, payload: dict[str, Any]) -> InboundMessage:
+    """Rebuild the message a row stores (the engine's view: no ``raw``)."""
+    location = payload.get("location")
+    return InboundMessage(
+        channel=channel,
+        platform_message_id=platform_message_id,
+        sender_id=str(payload["sender_id"]),
+        chat_id=str(payload["chat_id"]),
+        sent_at=datetime.fromisoformat(payload["sent_at"]),
+        text=payload.get("text"),
+        choice=payload.get("choice"),
+        photos=tuple(Photo(ref=p["ref"], mime_type=p.get("mime_type")) for p in payload.get("photos") or ()),
+        location=Location(location["latitude"], location["longitude"]) if location else None,
+        language=payload.get("language"),
+        sender_name=payload.get("sender_name"),
+        unsupported=payload.get("unsupported"),
+    )
+
+
+def _store_uploads(connection: Connection, message: InboundMessage, uploads: Sequence[Upload]) -> InboundMessage:
+    photos = list(message.photos)
+    for upload in uploads:
+        media_id = connection.execute(
+            insert(MEDIA).returning(MEDIA.c.id),
+            {
+                "channel": message.channel,
+                "chat_id": message.chat_id,
+                "mime_type": upload.mime_type,
+                "size": len(upload.data),
+                "sha256": hashlib.sha256(upload.data).hexdigest(),
+                "data": upload.data,
+            },
+        ).scalar_one()
+        photos.append(Photo(ref=f"media:{media_id}", mime_type=upload.mime_type))
+    return replace(message, photos=tuple(photos))
+
+
+def _existing(connection: Connection, message: InboundMessage) -> int | None:
+    return connection.execute(
+        select(INBOX.c.id).where(
+            INBOX.c.channel == message.channel, INBOX.c.platform_message_id == message.platform_message_id
+        )
+    ).scalar_one_or_none()
+
+
+def accept(
+    engine: Engine, messages: Sequence[InboundMessage], uploads: Sequence[Sequence[Upload]] | None = None
+) -> list[Accepted]:
+    """Store messages durably (one transaction); returns one :class:`Accepted` per message, in order.
+
+    ``uploads[i]`` are the bytes that came with ``messages[i]``; they are stored
+    only if the message is new. Returns after the commit.
+    """
+    results: list[Accepted] = []
+    with engine.begin() as connection:
+        for index, message in enumerate(messages):
+            existing = _existing(connection, message)
+            if existing is not None:
+                results.append(Accepted(existing, True))
+                continue
+            files = uploads[index] if uploads is not None and index < len(uploads) else ()
+            stored = _store_uploads(connection, message, files) if files else message
+            row_id = connection.execute(
+                insert(INBOX).returning(INBOX.c.id),
+                {
+                    "channel": message.channel,
+                    "platform_message_id": message.platform_message_id,
+                    "chat_id": message.chat_id,
+                    "sender_id": message.sender_id,
+                    "payload": payload_of(stored),
+                    "raw": dict(message.raw),
+                    "sent_at": message.sent_at.astimezone(UTC),
+                },
+            ).scalar_one()
+            results.append(Accepted(row_id, False))
+    return results

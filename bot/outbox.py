@@ -1,0 +1,269 @@
+"""The outbox: replies written with the step, sent by a dispatcher, marked sent once.
+
+Rows are written by the engine in the same transaction as the state change
+(:func:`enqueue`). A :class:`Dispatcher` per channel sends due rows in order
+(per chat strictly in id order; replies before broadcasts), and marks each
+row ``sent`` with ``UPDATE ... WHERE status = 'pending'`` after the platform
+accepted it. A crash between the platform's acceptance and that update makes
+the row go again on restart: platforms with idempotency keys (the row id)
+drop the second copy; for the others that one in-flight message is the only
+possible double.
+
+Failures: :class:`~bot.errors.RetryLater` waits what the platform said;
+any other error backs off exponentially with jitter; after ``max_attempts``
+or on :class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+
+from adapters.base import Channel
+from bot.errors import RetryLater, Undeliverable
+from bot.messages import Option, OutboundMessage, Photo, SentReceipt
+from models import PRIORITY_REPLY, OutboxItem
+
+__all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of"]
+
+log = logging.getLogger(__name__)
+
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message the engine wants to send, before it has a row id."""
+
+    text: str
+    options: tuple[Option, ...] = ()
+    expects: str | None = None
+    photo: Photo | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "options": [{"key": o.key, "label": o.label} for o in self.options],
+            "expects": self.expects,
+            "photo": {"ref": self.photo.ref, "mime_type": self.photo.mime_type} if self.photo else None,
+        }
+
+
+def enqueue(
+    connection: Connection,
+    *,
+    channel: str,
+    chat_id: str,
+    replies: Sequence[Reply],
+    conversation_id: int | None = None,
+    inbox_id: int | None = None,
+    priority: int = PRIORITY_REPLY,
+) -> None:
+    """Write replies as pending outbox rows inside the caller's transaction."""
+    if not replies:
+        return
+    now = datetime.now(UTC)
+    connection.execute(
+        insert(OUTBOX),
+        [
+            {
+                "channel": channel,
+                "chat_id": chat_id,
+                "conversation_id": conversation_id,
+                "inbox_id": inbox_id,
+                "payload": reply.payload(),
+                "priority": priority,
+                "platform_message_ids": [],
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for reply in replies
+        ],
+    )
+
+
+def outbound_of(row: Row[Any]) -> OutboundMessage:
+    """The message a row holds, with the row id as its id."""
+    payload = row.payload
+    photo = payload.get("photo")
+    return OutboundMessage(
+        id=row.id,
+        channel=row.channel,
+        chat_id=row.chat_id,
+        text=payload.get("text") or "",
+        options=tuple(Option(key=o["key"], label=o["label"]) for o in payload.get("options") or ()),
+        photo=Photo(ref=photo["ref"], mime_type=photo.get("mime_type")) if photo else None,
+        expects=payload.get("expects"),
+    )
+
+
+def delivered(engine: Engine, channel: str, chat_id: str, after: int, limit: int = 100) -> list[OutboundMessage]:
+    """Messages already sent to a chat with ids after ``after``, oldest first (the web chat reads these)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(OUTBOX.c.id, OUTBOX.c.channel, OUTBOX.c.chat_id, OUTBOX.c.payload)
+            .where(
+                OUTBOX.c.channel == channel, OUTBOX.c.chat_id == chat_id, OUTBOX.c.id > after, OUTBOX.c.status == "sent"
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(limit)
+        ).all()
+    return [outbound_of(row) for row in rows]
+
+
+def _backoff(attempts: int) -> float:
+    """Seconds to wait after the n-th failure: 1, 2, 4 ... capped at 300, with ±25 % jitter."""
+    base: float = min(300.0, float(2 ** max(0, attempts - 1)))
+    return base * random.uniform(0.75, 1.25)
+
+
+class Dispatcher:
+    """Sends one channel's due outbox rows, in order, until stopped.
+
+    ``wake()`` makes it look now (the engine calls it after a commit);
+    otherwise it polls every ``poll_interval`` seconds. ``on_sent`` runs after a
+    row is marked sent (the web chat uses it to wake long polls).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        channel: Channel,
+        *,
+        poll_interval: float = 1.0,
+        batch: int = 200,
+        max_attempts: int = 8,
+        on_sent: Callable[[OutboundMessage], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._channel = channel
+        self._poll_interval = poll_interval
+        self._batch = batch
+        self._max_attempts = max_attempts
+        self._on_sent = on_sent
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"dispatch-{self._channel.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.dispatch_once()
+            except Exception:  # the database may be briefly unavailable; keep the loop alive
+                log.exception("outbox dispatch for %s failed; retrying", self._channel.name)
+                sent = 0
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    def _pending(self) -> Sequence[Any]:
+        with self._engine.connect() as connection:
+            return connection.execute(
+                select(
+                    OUTBOX.c.id,
+                    OUTBOX.c.channel,
+                    OUTBOX.c.chat_id,
+                    OUTBOX.c.payload,
+                    OUTBOX.c.attempts,
+                    OUTBOX.c.next_attempt_at,
+                )
+                .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
+                .order_by(OUTBOX.c.priority, OUTBOX.c.id)
+                .limit(self._batch)
+            ).all()
+
+    def _finish(self, row_id: int, values: dict[str, Any]) -> bool:
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "pending").values(**values)
+            )
+            return bool(result.rowcount == 1)
+
+    async def dispatch_once(self) -> int:
+        """Send what is due now; returns how many rows were sent."""
+        rows = await anyio.to_thread.run_sync(self._pending)
+        now = datetime.now(UTC)
+        blocked: set[str] = set()
+        sent = 0
+        for row in rows:
+            if row.chat_id in blocked:
+                continue
+            if row.next_attempt_at > now:
+                blocked.add(row.chat_id)  # keep this chat's later rows behind it
+                continue
+            message = outbound_of(row)
+            try:
+                receipt: SentReceipt = await self._channel.send(message)
+            except RetryLater as error:
+                blocked.add(row.chat_id)
+                await self._retry(row, error.retry_after, str(error))
+                continue
+            except Undeliverable as error:
+                await anyio.to_thread.run_sync(
+                    self._finish, row.id, {"status": "failed", "last_error": error.reason, "attempts": row.attempts + 1}
+                )
+                log.warning("outbox row %s undeliverable: %s", row.id, error.reason)
+                continue
+            except Exception as error:  # a bug or an unexpected transport error: back off, keep the row
+                blocked.add(row.chat_id)
+                log.exception("sending outbox row %s through %s failed", row.id, self._channel.name)
+                await self._retry(row, _backoff(row.attempts + 1), f"{type(error).__name__}: {error}")
+                continue
+            marked = await anyio.to_thread.run_sync(
+                self._finish,
+                row.id,
+                {
+                    "status": "sent",
+                    "sent_at": receipt.sent_at,
+                    "attempts": row.attempts + 1,
+                    "platform_message_ids": list(receipt.platform_message_ids),
+                },
+            )
+            if marked:
+                sent += 1
+                if self._on_sent is not None:
+                    self._on_sent(message)
+        return sent
+
+    async def _retry(self, row: Row[Any], delay: float, reason: str) -> None:
+        attempts = row.attempts + 1
+        if attempts >= self._max_attempts:
+            values: dict[str, Any] = {
+                "status": "failed",
+                "attempts": attempts,
+                "last_error": f"gave up after {attempts} attempts: {reason}",
+            }
+        else:
+            values = {
+                "attempts": attempts,
+                "last_error": reason,
+                "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+            }
+        await anyio.to_thread.run_sync(self._finish, row.id, values)

@@ -1,0 +1,148 @@
+"""Runs engine steps for pending inbox rows: in order per conversation, many per commit.
+
+The processor is the embedded (one process) form of the lanes of DESIGN.md.
+SQLite has one writer at a time, so instead of parallel lanes fighting for the
+write lock, one thread takes pending rows in arrival (id) order, which keeps
+every conversation's messages in order, and runs the steps of up to ``batch``
+rows, of any conversations, in one transaction (group commit). Each step
+runs inside a savepoint, so a failing step rolls back alone (state, side
+effects and replies together) while the others commit. Nothing is
+acknowledged by a step: acceptance happened when the inbox row was committed,
+and the replies exist only once this transaction commits.
+
+A row whose step fails is retried up to ``max_attempts`` times, then marked
+failed and the resident gets an apology (never a stack trace). Two
+processes sharing a database cannot process a row twice: the step's claim
+(``UPDATE inbox ... WHERE status = 'pending'``) lets only one of them through.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from bot.engine import Engine as StepEngine
+from models import InboxItem
+
+__all__ = ["Processor"]
+
+log = logging.getLogger(__name__)
+
+INBOX = InboxItem.__table__  # type: ignore[attr-defined]
+
+
+class Processor:
+    """A background thread that processes the inbox of some channels."""
+
+    def __init__(
+        self,
+        db: Engine,
+        engine: StepEngine,
+        channels: Sequence[str],
+        *,
+        on_committed: Callable[[set[str]], None] | None = None,
+        batch: int = 64,
+        poll_interval: float = 1.0,
+        max_attempts: int = 3,
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._channels = tuple(channels)
+        self._on_committed = on_committed
+        self._batch = batch
+        self._poll_interval = poll_interval
+        self._max_attempts = max_attempts
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        # A test hook: PLAZA_TEST_HOLD_PROCESSOR=1 accepts messages but never processes them,
+        # so a test can kill the process between acceptance and processing.
+        self._held = os.environ.get("PLAZA_TEST_HOLD_PROCESSOR") == "1"
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="plaza-processor", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            self._wakeup.set()
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            if self._held:
+                self._stopping.wait(self._poll_interval)
+                continue
+            try:
+                processed = self.run_once()
+            except OperationalError:
+                log.exception("the database is not answering; retrying in %.1fs", self._poll_interval)
+                processed = 0
+            except Exception:
+                log.exception("processing the inbox failed; retrying")
+                processed = 0
+            if processed:
+                continue
+            self._wakeup.wait(self._poll_interval)
+            self._wakeup.clear()
+
+    def pending(self, limit: int) -> Sequence[Any]:
+        with self._db.connect() as connection:
+            return connection.execute(
+                select(INBOX.c.id, INBOX.c.channel, INBOX.c.platform_message_id, INBOX.c.payload, INBOX.c.attempts)
+                .where(INBOX.c.status == "pending", INBOX.c.channel.in_(self._channels))
+                .order_by(INBOX.c.id)
+                .limit(limit)
+            ).all()
+
+    def run_once(self) -> int:
+        """Process one batch of pending rows in one transaction; returns how many were handled."""
+        rows = self.pending(self._batch)
+        if not rows:
+            return 0
+        touched: set[str] = set()
+        failed_chats: set[tuple[str, str]] = set()
+        started = time.perf_counter()
+        with self._db.begin() as connection:
+            for row in rows:
+                chat = (row.channel, str(row.payload.get("chat_id")))
+                if chat in failed_chats:
+                    continue  # keep this conversation's later messages behind the failed one
+                savepoint = connection.begin_nested()
+                try:
+                    self._engine.step(connection, row)
+                    savepoint.commit()
+                    touched.add(row.channel)
+                except Exception as error:
+                    savepoint.rollback()
+                    final = row.attempts + 1 >= self._max_attempts
+                    log.exception(
+                        "step for inbox row %s failed (attempt %d%s)",
+                        row.id,
+                        row.attempts + 1,
+                        ", giving up" if final else "",
+                    )
+                    with connection.begin_nested():
+                        self._engine.fail(connection, row, error, final=final)
+                    if final:
+                        touched.add(row.channel)
+                    else:
+                        failed_chats.add(chat)
+        log.debug("processed %d messages in %.1f ms", len(rows), (time.perf_counter() - started) * 1000)
+        if touched and self._on_committed is not None:
+            self._on_committed(touched)
+        return len(rows)

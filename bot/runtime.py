@@ -1,0 +1,162 @@
+"""A running Plaza: database, flows, engine, processor, channels and their dispatchers.
+
+``plaza serve`` and ``plaza chat`` both build a :class:`Plaza` for the
+channels they host; it processes only those channels' inbox rows and sends
+only their outbox rows, so a terminal chat and a server can share one SQLite
+file. Use it as ``async with Plaza(...) as plaza:``; if starting fails half
+way, what was started is stopped again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+
+import anyio.to_thread
+
+from adapters.base import Channel
+from bot.catalog import FlowCatalog
+from bot.config import Config
+from bot.engine import Engine
+from bot.errors import FlowErrors
+from bot.inbox import Accepted, Upload, accept
+from bot.messages import InboundMessage, OutboundMessage
+from bot.outbox import Dispatcher
+from bot.processor import Processor
+from models.db import Database
+
+__all__ = ["Plaza"]
+
+log = logging.getLogger(__name__)
+
+
+class Plaza:
+    """The application core for a set of channels."""
+
+    def __init__(
+        self,
+        config: Config,
+        channels: Sequence[Channel],
+        *,
+        database: Database | None = None,
+        reload_interval: float | None = 2.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.database = database or Database(config.database_url)
+        self.database.check_schema()
+        self.catalog = FlowCatalog(config, self.database.writer)  # raises FlowErrors on a broken flow
+        self.engine = Engine(config, self.catalog)
+        self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
+        self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
+        self.dispatchers = {
+            name: Dispatcher(self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent)
+            for name, channel in self.channels.items()
+        }
+        self.processor = Processor(
+            self.database.writer,
+            self.engine,
+            list(self.channels),
+            on_committed=self._committed,
+            poll_interval=poll_interval,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reload_interval = reload_interval
+        self._reloader: asyncio.Task[None] | None = None
+        self._started = False
+
+    async def __aenter__(self) -> Plaza:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._started = True
+        try:
+            for dispatcher in self.dispatchers.values():
+                await dispatcher.start()
+            self.processor.start()
+            for channel in self.channels.values():
+                await channel.start(self.dispatch)
+            if self._reload_interval:
+                self._reloader = asyncio.create_task(self._watch_flows(), name="plaza-flow-reload")
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._reloader is not None:
+            self._reloader.cancel()
+            try:
+                await self._reloader
+            except asyncio.CancelledError:
+                pass
+            self._reloader = None
+        for channel in self.channels.values():
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("stopping channel %s failed", channel.name)
+        await anyio.to_thread.run_sync(self.processor.stop)
+        for dispatcher in self.dispatchers.values():
+            await dispatcher.stop()
+
+    async def dispatch(self, messages: Sequence[InboundMessage]) -> None:
+        """The adapters' :data:`~adapters.base.Dispatch`: store, then wake the processor."""
+        await self.accept(messages)
+
+    async def accept(
+        self, messages: Sequence[InboundMessage], uploads: Sequence[Sequence[Upload]] | None = None
+    ) -> list[Accepted]:
+        """Store messages durably; returns once committed."""
+        results = await anyio.to_thread.run_sync(accept, self.database.writer, messages, uploads)
+        if any(not result.duplicate for result in results):
+            self.processor.wake()
+        return results
+
+    def on_sent(self, callback: Callable[[OutboundMessage], None]) -> None:
+        """Call ``callback`` (in the event loop) each time a message is marked sent (for live views)."""
+        self._sent_callbacks.append(callback)
+
+    def _sent(self, message: OutboundMessage) -> None:
+        for callback in self._sent_callbacks:
+            try:
+                callback(message)
+            except Exception:
+                log.exception("a sent-message listener failed")
+
+    def _committed(self, channels: set[str]) -> None:
+        """Called from the processor thread after a commit: wake the right dispatchers."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for name in channels:
+            dispatcher = self.dispatchers.get(name)
+            if dispatcher is not None:
+                loop.call_soon_threadsafe(dispatcher.wake)
+
+    async def _watch_flows(self) -> None:
+        assert self._reload_interval is not None
+        while True:
+            await asyncio.sleep(self._reload_interval)
+            if not self.catalog.changed():
+                continue
+            try:
+                await anyio.to_thread.run_sync(self.catalog.reload)
+                log.info("flows reloaded from %s", self.config.flows_dir)
+            except FlowErrors as errors:
+                log.error("a flow file is broken; still serving the last good version:\n%s", errors)
+            except Exception:
+                log.exception("reloading flows failed; still serving the last good version")

@@ -1,0 +1,335 @@
+"""What the bot does with one message: global words, answers, entering states.
+
+A :class:`Turn` works on a :class:`~bot.engine.ConversationState` and
+collects :class:`~bot.outbox.Reply` objects; it never commits. The state
+machine (:mod:`bot.machine`) decides where an answer leads; entering a state
+runs its action, says its text, follows ``goto`` to another flow, ends the
+flow (back to the main menu), or stops to ask its question.
+
+Saved answers live in ``conversation.data``:
+``answers`` (raw values), ``shown`` (their display text, in order),
+``history`` (the waiting states passed, for "back"), and ``pending``
+(a question of the engine's own, such as which language).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from bot.actions import ACTIONS, ActionContext
+from bot.answers import Accepted, options_for, read_answer
+from bot.flows import Step
+from bot.machine import CompiledFlow
+from bot.messages import InboundMessage, Option
+from bot.outbox import Reply
+from bot.templates import pick, render
+from bot.words import Command
+
+if TYPE_CHECKING:
+    from bot.engine import ConversationState, Engine
+
+__all__ = ["FlowBroken", "Turn"]
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 32  # states entered in one turn before we call it a loop
+
+
+class FlowBroken(Exception):
+    """The flow cannot go on (no transition for an answer, a loop...). The turn recovers to the menu."""
+
+
+class Turn:
+    """The bot's answer to one message."""
+
+    def __init__(self, engine: Engine, connection: Connection, conversation: ConversationState) -> None:
+        self.engine = engine
+        self.connection = connection
+        self.conversation = conversation
+        self.replies: list[Reply] = []
+        self._prefix: list[str] = []
+        data = conversation.data
+        data.setdefault("answers", {})
+        data.setdefault("shown", {})
+        data.setdefault("history", [])
+        data.setdefault("pending", None)
+
+    # -- what the bot says -------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        return self.conversation.language
+
+    def text(self, texts: Any) -> str:
+        values: dict[str, object] = {"town": self.engine.config.town_name, "summary": self._summary()}
+        values.update(self.conversation.data["shown"])
+        return render(pick(texts, self.language, self.engine.config.default_language), values)
+
+    def message(self, key: str, **params: object) -> str:
+        texts = self.engine.catalog.snapshot.flows.messages.get(key)
+        if not texts:
+            log.error("wording %r is missing from messages.yaml", key)
+            return key
+        values: dict[str, object] = {"town": self.engine.config.town_name}
+        values.update(params)
+        return render(pick(texts, self.language, self.engine.config.default_language), values)
+
+    def say(self, text: str) -> None:
+        """Queue text to go out with the next reply (joined into one message)."""
+        if text:
+            self._prefix.append(text)
+
+    def flush(self, options: tuple[Option, ...] = (), expects: str | None = None, question: str = "") -> None:
+        parts = [*self._prefix, question] if question else list(self._prefix)
+        self._prefix.clear()
+        text = "\n\n".join(part for part in parts if part)
+        if text or options:
+            self.replies.append(Reply(text=text, options=options, expects=expects))
+
+    def _summary(self) -> str:
+        return "\n".join(f"• {value}" for value in self.conversation.data["shown"].values() if value)
+
+    # -- where we are --------------------------------------------------------
+
+    @property
+    def flow(self) -> CompiledFlow:
+        return self.engine.catalog.get(self.conversation.flow, self.conversation.flow_version)
+
+    @property
+    def step(self) -> Step:
+        return self.flow.flow.states[self.conversation.state]
+
+    def options(self, step: Step) -> tuple[Option, ...]:
+        return options_for(step, self.language, self.engine.option_sources, self.engine.catalog.snapshot.flows.messages)
+
+    def ask(self) -> None:
+        """Ask the current state's question again (with whatever was said before it)."""
+        step = self.step
+        if self.conversation.data.get("pending") == "language":
+            self._ask_language()
+            return
+        if not step.waits or step.ask is None:
+            self.flush()
+            return
+        self.flush(self.options(step), step.input, self.text(step.ask))
+
+    # -- the turn ------------------------------------------------------------------
+
+    def handle(self, message: InboundMessage) -> None:
+        """Answer ``message``; leaves replies in :attr:`replies`."""
+        conversation = self.conversation
+        try:
+            if conversation.new:
+                self.say(self.message("greeting"))
+                self.enter(conversation.state)
+                return
+            if conversation.data.get("pending") == "language":
+                self._answer_language(message)
+                return
+            command = None if message.choice else self.engine.catalog.snapshot.words.match(message.text)
+            if command is not None:
+                self._command(command)
+                return
+            if self._is_empty(message):
+                if message.unsupported:
+                    self.say(self.message("unsupported_content"))
+                self.ask()
+                return
+            self._answer(message)
+        except FlowBroken as error:
+            log.error(
+                "flow %s@%s broke in state %s: %s",
+                conversation.flow,
+                conversation.flow_version,
+                conversation.state,
+                error,
+            )
+            self._prefix.clear()
+            self.replies.clear()
+            self.say(self.message("error_apology"))
+            self._restart()
+
+    @staticmethod
+    def _is_empty(message: InboundMessage) -> bool:
+        has_text = bool(message.text and message.text.strip())
+        return not (has_text or message.choice or message.photos or message.location)
+
+    def _answer(self, message: InboundMessage) -> None:
+        step = self.step
+        if not step.waits:
+            self.enter(step.name)
+            return
+        result = read_answer(step, self.options(step), message, self.language, self.engine.today())
+        if not isinstance(result, Accepted):
+            hint = self.text(step.hint) if step.hint else self.message(result.hint, **dict(result.params))
+            self.say(hint)
+            self.ask()
+            return
+        data = self.conversation.data
+        history_entry = {
+            "flow": self.conversation.flow,
+            "version": self.conversation.flow_version,
+            "state": step.name,
+            "save": step.save,
+        }
+        if step.save:
+            data["answers"][step.save] = result.value
+            data["shown"].pop(step.save, None)
+            data["shown"][step.save] = result.display
+        data["history"].append(history_entry)
+        self.move(step.name, result.branch)
+
+    def move(self, state: str, branch: str | None) -> None:
+        target = self.flow.advance(state, branch)
+        if target is None:
+            raise FlowBroken(f"no `next` from {state!r} for answer {branch!r}")
+        self.enter(target)
+
+    def enter(self, state: str) -> None:
+        """Enter ``state`` and keep going until a state waits for an answer or the flow ends."""
+        for _ in range(MAX_ENTRIES):
+            self.conversation.state = state
+            step = self.step
+            branch: str | None = None
+            if step.action:
+                branch = self._run_action(step.action)
+            if step.say:
+                self.say(self.text(step.say))
+            if step.goto:
+                self._start_flow(self.engine.catalog.current(step.goto))
+                state = self.conversation.state
+                continue
+            if step.waits:
+                self.ask()
+                return
+            if step.end:
+                self._finish()
+                return
+            target = self.flow.advance(step.name, branch)
+            if target is None:
+                raise FlowBroken(f"state {step.name!r} does not wait, does not end and has no `next`")
+            state = target
+        raise FlowBroken(f"more than {MAX_ENTRIES} states entered in one turn; is there a loop?")
+
+    def _run_action(self, name: str) -> str | None:
+        spec = ACTIONS.get(name)
+        if spec is None:
+            raise FlowBroken(f"unknown action {name!r}")
+        conversation = self.conversation
+        result = spec.run(
+            ActionContext(
+                connection=self.connection,
+                config=self.engine.config,
+                channel=conversation.channel,
+                chat_id=conversation.chat_id,
+                conversation_id=conversation.id,
+                resident_id=conversation.resident_id,
+                language=self.language,
+                answers=dict(conversation.data["answers"]),
+            )
+        )
+        conversation.data["answers"].update(result.values)
+        for key, value in result.values.items():
+            conversation.data["shown"][key] = result.shown.get(key, str(value))
+        return result.branch
+
+    def _start_flow(self, compiled: CompiledFlow) -> None:
+        conversation = self.conversation
+        conversation.flow = compiled.name
+        conversation.flow_version = compiled.version
+        conversation.state = compiled.flow.start
+        conversation.data["answers"] = {}
+        conversation.data["shown"] = {}
+
+    def _finish(self) -> None:
+        """The flow ended: back to the main menu, forgetting this flow's answers."""
+        self.conversation.data["history"] = []
+        self._start_flow(self.engine.catalog.main)
+        self.enter(self.conversation.state)
+
+    def _restart(self) -> None:
+        self.conversation.data["history"] = []
+        self.conversation.data["pending"] = None
+        self._start_flow(self.engine.catalog.main)
+        self.enter(self.conversation.state)
+
+    # -- global words --------------------------------------------------------------
+
+    def _command(self, command: Command) -> None:
+        data = self.conversation.data
+        if command.name == "help":
+            step = self.step
+            if step.hint:
+                self.say(self.text(step.hint))
+            self.say(self.message("help"))
+            self.ask()
+        elif command.name == "menu":
+            data["history"] = []
+            self._start_flow(self.engine.catalog.main)
+            self.enter(self.conversation.state)
+        elif command.name == "cancel":
+            self.say(self.message("cancelled"))
+            self._restart()
+        elif command.name == "back":
+            self._back()
+        elif command.name == "language":
+            if command.language:
+                self._set_language(command.language)
+            else:
+                data["pending"] = "language"
+                self._ask_language()
+
+    def _back(self) -> None:
+        data = self.conversation.data
+        if not data["history"]:
+            self.say(self.message("nothing_to_go_back"))
+            self.ask()
+            return
+        entry = data["history"].pop()
+        conversation = self.conversation
+        if entry["flow"] != conversation.flow or entry["version"] != conversation.flow_version:
+            conversation.flow = entry["flow"]
+            conversation.flow_version = entry["version"]
+            data["answers"] = {}
+            data["shown"] = {}
+        if entry.get("save"):
+            data["answers"].pop(entry["save"], None)
+            data["shown"].pop(entry["save"], None)
+        conversation.state = entry["state"]
+        self.ask()
+
+    def _language_options(self) -> tuple[Option, ...]:
+        names = {"es": "Español", "en": "English"}
+        return tuple(Option(key=code, label=names.get(code, code)) for code in self.engine.config.languages)
+
+    def _ask_language(self) -> None:
+        self.flush(self._language_options(), "choice", self.message("language_ask"))
+
+    def _answer_language(self, message: InboundMessage) -> None:
+        options = self._language_options()
+        chosen = message.choice if message.choice in {o.key for o in options} else None
+        text = (message.text or "").strip()
+        if chosen is None and text.isdigit() and 1 <= int(text) <= len(options):
+            chosen = options[int(text) - 1].key
+        if chosen is None:
+            chosen = self.engine.catalog.snapshot.words.language_named(text)
+        if chosen is None:
+            command = self.engine.catalog.snapshot.words.match(text)
+            if command is not None and command.name != "language":
+                self.conversation.data["pending"] = None
+                self._command(command)
+                return
+            self.say(self.message("hint_choice"))
+            self._ask_language()
+            return
+        self._set_language(chosen)
+
+    def _set_language(self, language: str) -> None:
+        self.conversation.data["pending"] = None
+        if language in self.engine.config.languages:
+            self.conversation.language = language
+        self.say(self.message("language_changed"))
+        self.ask()

@@ -1,0 +1,25 @@
+"""Where Plaza's errors become HTTP answers (the one place that maps them)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.errors import BadPayload, BadSignature, PlazaError
+
+__all__ = ["error_response", "plaza_error_handler"]
+
+
+def error_response(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+async def plaza_error_handler(request: Request, exc: Exception) -> Response:
+    """BadPayload → 400, BadSignature → 401 (nothing sent) or 403; anything else of ours → 500, no details."""
+    if isinstance(exc, BadPayload):
+        return error_response(400, exc.reason)
+    if isinstance(exc, BadSignature):
+        return error_response(401 if exc.missing else 403, exc.reason)
+    if isinstance(exc, PlazaError):
+        return error_response(500, "internal error; it has been logged")
+    raise exc
