@@ -38,8 +38,7 @@ from models.db import Database
 
 __all__ = ["run_engine_bench"]
 
-SCRIPT: tuple[str | None, ...] = (None, "1", "1", "La farola de la esquina no enciende", "omitir",
-                                  "Calle Real 3", "sí")
+SCRIPT: tuple[str | None, ...] = (None, "1", "1", "La farola de la esquina no enciende", "omitir", "Calle Real 3", "sí")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +60,15 @@ class Result:
 def _messages(round_index: int, conversations: int, tag: str) -> list[InboundMessage]:
     now = datetime.now(UTC)
     return [
-        InboundMessage(channel="bench", platform_message_id=f"{tag}-{c}-{round_index}", sender_id=f"{tag}-{c}",
-                       chat_id=f"{tag}-{c}", sent_at=now, text=SCRIPT[round_index], language="es")
+        InboundMessage(
+            channel="bench",
+            platform_message_id=f"{tag}-{c}-{round_index}",
+            sender_id=f"{tag}-{c}",
+            chat_id=f"{tag}-{c}",
+            sent_at=now,
+            text=SCRIPT[round_index],
+            language="es",
+        )
         for c in range(conversations)
     ]
 
@@ -118,55 +124,95 @@ class _Floor:
 
 def _floor_run(url: str, schema: str | None, conversations: int, batch: int, tag: str) -> tuple[int, float]:
     floor = _Floor(url, schema)
-    payload_state = json.dumps({"answers": {"category": "streetlight", "description": "x" * 40},
-                                "shown": {"category": "Alumbrado", "description": "x" * 40}, "history": [],
-                                "pending": None})
-    reply = json.dumps({"text": "¿Dónde es? Comparta su ubicación o escriba la dirección.", "options": [],
-                        "expects": "location", "photo": None})
+    payload_state = json.dumps(
+        {
+            "answers": {"category": "streetlight", "description": "x" * 40},
+            "shown": {"category": "Alumbrado", "description": "x" * 40},
+            "history": [],
+            "pending": None,
+        }
+    )
+    reply = json.dumps(
+        {
+            "text": "¿Dónde es? Comparta su ubicación o escriba la dirección.",
+            "options": [],
+            "expects": "location",
+            "photo": None,
+        }
+    )
     count = 0
     started = time.perf_counter()
     for round_index in range(len(SCRIPT)):
         for message in _messages(round_index, conversations, tag):
             now = datetime.now(UTC).isoformat()
             floor.begin()
-            floor.execute("SELECT id FROM inbox WHERE channel = ? AND platform_message_id = ?",
-                          ("floor", message.platform_message_id))
-            floor.execute("INSERT INTO inbox (channel, platform_message_id, chat_id, sender_id, payload, raw, status,"
-                          " attempts, sent_at, received_at) VALUES (?, ?, ?, ?, ?, '{}', 'pending', 0, ?, ?)",
-                          ("floor", message.platform_message_id, message.chat_id, message.sender_id,
-                           json.dumps({"text": message.text, "chat_id": message.chat_id}), now, now))
+            floor.execute(
+                "SELECT id FROM inbox WHERE channel = ? AND platform_message_id = ?",
+                ("floor", message.platform_message_id),
+            )
+            floor.execute(
+                "INSERT INTO inbox (channel, platform_message_id, chat_id, sender_id, payload, raw, status,"
+                " attempts, sent_at, received_at) VALUES (?, ?, ?, ?, ?, '{}', 'pending', 0, ?, ?)",
+                (
+                    "floor",
+                    message.platform_message_id,
+                    message.chat_id,
+                    message.sender_id,
+                    json.dumps({"text": message.text, "chat_id": message.chat_id}),
+                    now,
+                    now,
+                ),
+            )
             floor.execute("COMMIT")
             count += 1
         while True:
-            rows = floor.execute("SELECT id, chat_id FROM inbox WHERE status = 'pending' AND channel = 'floor' "
-                                 "ORDER BY id LIMIT ?", (batch,)).fetchall()
+            rows = floor.execute(
+                "SELECT id, chat_id FROM inbox WHERE status = 'pending' AND channel = 'floor' ORDER BY id LIMIT ?",
+                (batch,),
+            ).fetchall()
             if not rows:
                 break
             floor.begin()
             for inbox_id, chat_id in rows:
                 now = datetime.now(UTC).isoformat()
                 floor.execute("SAVEPOINT step")
-                floor.execute("UPDATE inbox SET status = 'done', processed_at = ?, attempts = attempts + 1 "
-                              "WHERE id = ? AND status = 'pending'", (now, inbox_id))
-                found = floor.execute("SELECT c.id, c.version FROM conversations c JOIN residents r ON "
-                                      "r.id = c.resident_id WHERE c.channel = 'floor' AND c.chat_id = ?",
-                                      (chat_id,)).fetchone()
+                floor.execute(
+                    "UPDATE inbox SET status = 'done', processed_at = ?, attempts = attempts + 1 "
+                    "WHERE id = ? AND status = 'pending'",
+                    (now, inbox_id),
+                )
+                found = floor.execute(
+                    "SELECT c.id, c.version FROM conversations c JOIN residents r ON "
+                    "r.id = c.resident_id WHERE c.channel = 'floor' AND c.chat_id = ?",
+                    (chat_id,),
+                ).fetchone()
                 if found is None:
-                    resident = floor.execute("INSERT INTO residents (language, verified, created_at) "
-                                             "VALUES ('es', ?, ?) RETURNING id", (False, now)).fetchone()[0]
-                    floor.execute("INSERT INTO channel_identities (channel, platform_user_id, resident_id, verified,"
-                                  " created_at) VALUES ('floor', ?, ?, ?, ?)", (chat_id, resident, False, now))
+                    resident = floor.execute(
+                        "INSERT INTO residents (language, verified, created_at) VALUES ('es', ?, ?) RETURNING id",
+                        (False, now),
+                    ).fetchone()[0]
+                    floor.execute(
+                        "INSERT INTO channel_identities (channel, platform_user_id, resident_id, verified,"
+                        " created_at) VALUES ('floor', ?, ?, ?, ?)",
+                        (chat_id, resident, False, now),
+                    )
                     found = floor.execute(
                         "INSERT INTO conversations (channel, chat_id, resident_id, flow, flow_version, state, data,"
                         " language, mode, version, created_at, updated_at) VALUES ('floor', ?, ?, 'main_menu',"
                         " 'v', 'menu', '{}', 'es', 'bot', 0, ?, ?) RETURNING id, version",
-                        (chat_id, resident, now, now)).fetchone()
-                floor.execute("UPDATE conversations SET state = 'location', data = ?, version = version + 1, "
-                              "updated_at = ? WHERE id = ? AND version = ?", (payload_state, now, found[0], found[1]))
-                floor.execute("INSERT INTO outbox (channel, chat_id, conversation_id, inbox_id, payload, priority, "
-                              "status, attempts, platform_message_ids, next_attempt_at, created_at) VALUES "
-                              "('floor', ?, ?, ?, ?, 0, 'pending', 0, '[]', ?, ?)",
-                              (chat_id, found[0], inbox_id, reply, now, now))
+                        (chat_id, resident, now, now),
+                    ).fetchone()
+                floor.execute(
+                    "UPDATE conversations SET state = 'location', data = ?, version = version + 1, "
+                    "updated_at = ? WHERE id = ? AND version = ?",
+                    (payload_state, now, found[0], found[1]),
+                )
+                floor.execute(
+                    "INSERT INTO outbox (channel, chat_id, conversation_id, inbox_id, payload, priority, "
+                    "status, attempts, platform_message_ids, next_attempt_at, created_at) VALUES "
+                    "('floor', ?, ?, ?, ?, 0, 'pending', 0, '[]', ?, ?)",
+                    (chat_id, found[0], inbox_id, reply, now, now),
+                )
                 floor.execute("RELEASE SAVEPOINT step")
             floor.execute("COMMIT")
     elapsed = time.perf_counter() - started
@@ -174,8 +220,9 @@ def _floor_run(url: str, schema: str | None, conversations: int, batch: int, tag
     return count, elapsed
 
 
-def _measure(config: Config, url: str, backend: str, conversations: int, rounds: int, batch: int,
-             schema: str | None) -> Result:
+def _measure(
+    config: Config, url: str, backend: str, conversations: int, rounds: int, batch: int, schema: str | None
+) -> Result:
     database = Database(url, schema=schema)
     database.upgrade()
     bench_config = replace(config, database_url=url)
@@ -186,8 +233,11 @@ def _measure(config: Config, url: str, backend: str, conversations: int, rounds:
             count, plaza_seconds = _plaza_run(bench_config, database, conversations, batch, f"p{tag}")
             _, floor_seconds = _floor_run(url, schema, conversations, batch, f"f{tag}")
             plaza_best, floor_best = min(plaza_best, plaza_seconds), min(floor_best, floor_seconds)
-            print(f"  {backend} round {round_number + 1}/{rounds}: plaza {count / plaza_seconds:,.0f} msg/s, "
-                  f"floor {count / floor_seconds:,.0f} msg/s", flush=True)
+            print(
+                f"  {backend} round {round_number + 1}/{rounds}: plaza {count / plaza_seconds:,.0f} msg/s, "
+                f"floor {count / floor_seconds:,.0f} msg/s",
+                flush=True,
+            )
     finally:
         database.dispose()
     return Result(backend, count, plaza_best, floor_best)
@@ -206,8 +256,15 @@ def _machine() -> str:
     return f"{system}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def run_engine_bench(config: Config, urls: Sequence[str] | None, *, conversations: int, rounds: int,
-                     batch: int, out: Callable[[str], None] = print) -> int:
+def run_engine_bench(
+    config: Config,
+    urls: Sequence[str] | None,
+    *,
+    conversations: int,
+    rounds: int,
+    batch: int,
+    out: Callable[[str], None] = print,
+) -> int:
     """Measure each database and print the table; returns the exit code."""
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="plaza-bench-") as folder:
@@ -217,8 +274,10 @@ def run_engine_bench(config: Config, urls: Sequence[str] | None, *, conversation
         postgres = os.environ.get("PLAZA_TEST_DATABASE_URL")
         if not urls and postgres:
             targets.append((postgres, "postgresql", f"plaza_bench_{uuid.uuid4().hex[:8]}"))
-        out(f"plaza bench engine — {conversations} conversations × {len(SCRIPT)} messages, batch {batch}, "
-            f"best of {rounds}")
+        out(
+            f"plaza bench engine — {conversations} conversations × {len(SCRIPT)} messages, batch {batch}, "
+            f"best of {rounds}"
+        )
         out(f"machine: {_machine()}")
         for url, backend, schema in targets:
             if schema:
@@ -236,6 +295,8 @@ def run_engine_bench(config: Config, urls: Sequence[str] | None, *, conversation
     out("| database | messages | plaza msg/s | raw-SQL floor msg/s | plaza / floor |")
     out("|---|---:|---:|---:|---:|")
     for result in results:
-        out(f"| {result.backend} | {result.messages} | {result.plaza_rate:,.0f} | {result.floor_rate:,.0f} | "
-            f"{result.plaza_rate / result.floor_rate:.0%} |")
+        out(
+            f"| {result.backend} | {result.messages} | {result.plaza_rate:,.0f} | {result.floor_rate:,.0f} | "
+            f"{result.plaza_rate / result.floor_rate:.0%} |"
+        )
     return 0

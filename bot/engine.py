@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from bot.catalog import FlowCatalog, flow_context
 from bot.config import Config
@@ -39,6 +39,31 @@ INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
 IDENTITIES = ChannelIdentity.__table__  # type: ignore[attr-defined]
+
+# The hot path's statements, built once; per message only parameters are bound.
+_CLAIM = (
+    update(INBOX)
+    .where(INBOX.c.id == bindparam("inbox_id"), INBOX.c.status == "pending")
+    .values(status="done", processed_at=bindparam("now"), attempts=INBOX.c.attempts + 1)
+)
+_FIND_CONVERSATION = (
+    select(CONVERSATIONS, RESIDENTS.c.verified)
+    .join(RESIDENTS, RESIDENTS.c.id == CONVERSATIONS.c.resident_id)
+    .where(CONVERSATIONS.c.channel == bindparam("channel"), CONVERSATIONS.c.chat_id == bindparam("chat_id"))
+)
+_SAVE_CONVERSATION = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"), CONVERSATIONS.c.version == bindparam("seen"))
+    .values(
+        flow=bindparam("flow"),
+        flow_version=bindparam("flow_version"),
+        state=bindparam("state"),
+        data=bindparam("data", type_=CONVERSATIONS.c.data.type),
+        language=bindparam("language"),
+        version=bindparam("seen") + 1,
+        updated_at=bindparam("now", type_=CONVERSATIONS.c.updated_at.type),
+    )
+)
 
 
 class StaleConversation(PlazaError):
@@ -82,11 +107,7 @@ class Engine:
         leaving the rollback to the caller.
         """
         now = datetime.now(UTC)
-        claimed = connection.execute(
-            update(INBOX)
-            .where(INBOX.c.id == item.id, INBOX.c.status == "pending")
-            .values(status="done", processed_at=now, attempts=INBOX.c.attempts + 1)
-        ).rowcount
+        claimed = connection.execute(_CLAIM, {"inbox_id": item.id, "now": now}).rowcount
         if claimed != 1:
             return False
         message = message_from_payload(item.channel, item.platform_message_id, item.payload)
@@ -133,11 +154,7 @@ class Engine:
             )
 
     def _conversation(self, connection: Connection, message: InboundMessage, now: datetime) -> ConversationState:
-        row = connection.execute(
-            select(CONVERSATIONS, RESIDENTS.c.verified)
-            .join(RESIDENTS, RESIDENTS.c.id == CONVERSATIONS.c.resident_id)
-            .where(CONVERSATIONS.c.channel == message.channel, CONVERSATIONS.c.chat_id == message.chat_id)
-        ).first()
+        row = connection.execute(_FIND_CONVERSATION, {"channel": message.channel, "chat_id": message.chat_id}).first()
         if row is not None:
             return ConversationState(
                 id=row.id,
@@ -216,17 +233,17 @@ class Engine:
 
     def _save(self, connection: Connection, conversation: ConversationState, now: datetime) -> None:
         result = connection.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == conversation.id, CONVERSATIONS.c.version == conversation.version)
-            .values(
-                flow=conversation.flow,
-                flow_version=conversation.flow_version,
-                state=conversation.state,
-                data=conversation.data,
-                language=conversation.language,
-                version=conversation.version + 1,
-                updated_at=now,
-            )
+            _SAVE_CONVERSATION,
+            {
+                "conversation_id": conversation.id,
+                "seen": conversation.version,
+                "flow": conversation.flow,
+                "flow_version": conversation.flow_version,
+                "state": conversation.state,
+                "data": conversation.data,
+                "language": conversation.language,
+                "now": now,
+            },
         )
         if result.rowcount != 1:
             raise StaleConversation(f"conversation {conversation.id} changed under this step")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of"]
 log = logging.getLogger(__name__)
 
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_ENQUEUE = insert(OUTBOX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ def enqueue(
         return
     now = datetime.now(UTC)
     connection.execute(
-        insert(OUTBOX),
+        _ENQUEUE,
         [
             {
                 "channel": channel,
@@ -151,6 +153,9 @@ class Dispatcher:
         self._on_sent = on_sent
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # A test hook: PLAZA_TEST_HOLD_DISPATCHER=1 never sends, so a test can kill the
+        # process after a step committed its replies and before they were sent.
+        self._held = os.environ.get("PLAZA_TEST_HOLD_DISPATCHER") == "1"
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -169,6 +174,8 @@ class Dispatcher:
                 pass
 
     async def _run(self) -> None:
+        while self._held:
+            await asyncio.sleep(3600)
         while True:
             try:
                 sent = await self.dispatch_once()
