@@ -215,6 +215,15 @@ def _closest_option(options: Sequence[Option], said: str) -> Option | None:
         holding = [o for o in options if f" {said} " in f" {_norm(o.label)} "]
         if len(holding) == 1:
             return holding[0]
+        # a misspelt word of a label: "alumbrdo" for "Alumbrado público"
+        near = {
+            i
+            for i, o in enumerate(options)
+            for word in _norm(o.label).split()
+            if len(word) >= 4 and difflib.SequenceMatcher(None, said, word).ratio() >= 0.8
+        }
+        if len(near) == 1:
+            return options[near.pop()]
     return None
 
 

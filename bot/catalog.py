@@ -101,6 +101,7 @@ class FlowCatalog:
         self._lock = threading.Lock()
         self._snapshot = load_snapshot(config)
         self._versions: dict[tuple[str, str], CompiledFlow] = {}
+        self._broken: tuple[tuple[str, float, int], ...] | None = None
         self._remember(self._snapshot)
 
     @property
@@ -137,15 +138,20 @@ class FlowCatalog:
         return compiled
 
     def changed(self) -> bool:
-        """Whether the files differ from the ones the current set was read from."""
+        """Whether the files differ from the current set and from the last broken set seen."""
         try:
-            return _fingerprint(self._config.flows_dir) != self._snapshot.fingerprint
+            fingerprint = _fingerprint(self._config.flows_dir)
         except OSError:
-            return True
+            return False
+        return fingerprint not in (self._snapshot.fingerprint, self._broken)
 
     def reload(self) -> Snapshot:
         """Re-read the flows; on any problem raise and keep the last good set."""
-        snapshot = load_snapshot(self._config)
+        try:
+            snapshot = load_snapshot(self._config)
+        except FlowErrors:
+            self._broken = _fingerprint(self._config.flows_dir)
+            raise
         self._remember(snapshot)
         self._snapshot = snapshot
         return snapshot

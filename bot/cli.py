@@ -148,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("PLAZA_LOG_LEVEL", "WARNING" if args.command == "chat" else "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("transitions", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
         if args.command == "serve":

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.messages import InboundMessage, Location, Photo
 from models import InboxItem, MediaItem
@@ -113,14 +114,10 @@ def _existing(connection: Connection, message: InboundMessage) -> int | None:
     return found
 
 
-def accept(
+def _accept_once(
     engine: Engine, messages: Sequence[InboundMessage], uploads: Sequence[Sequence[Upload]] | None = None
 ) -> list[Accepted]:
-    """Store messages durably (one transaction); returns one :class:`Accepted` per message, in order.
-
-    ``uploads[i]`` are the bytes that came with ``messages[i]``; they are stored
-    only if the message is new. Returns after the commit.
-    """
+    """One attempt of :func:`accept`."""
     results: list[Accepted] = []
     with engine.begin() as connection:
         for index, message in enumerate(messages):
@@ -144,3 +141,20 @@ def accept(
             ).scalar_one()
             results.append(Accepted(row_id, False))
     return results
+
+
+def accept(
+    engine: Engine, messages: Sequence[InboundMessage], uploads: Sequence[Sequence[Upload]] | None = None
+) -> list[Accepted]:
+    """Store messages durably (one transaction); returns one :class:`Accepted` per message, in order.
+
+    ``uploads[i]`` are the bytes that came with ``messages[i]``; they are stored
+    only if the message is new. Returns after the commit. Two deliveries of the
+    same message racing each other (possible on PostgreSQL) end with one row:
+    the loser's unique violation rolls its transaction back and the retry finds
+    the winner's row.
+    """
+    try:
+        return _accept_once(engine, messages, uploads)
+    except IntegrityError:
+        return _accept_once(engine, messages, uploads)

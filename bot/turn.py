@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from bot.actions import ACTIONS, ActionContext
-from bot.answers import Accepted, options_for, read_answer
+from bot.answers import Accepted, Rejected, options_for, read_answer
 from bot.flows import Step
 from bot.machine import CompiledFlow
 from bot.messages import InboundMessage, Option
@@ -90,7 +90,11 @@ class Turn:
             self.replies.append(Reply(text=text, options=options, expects=expects))
 
     def _summary(self) -> str:
-        return "\n".join(f"• {value}" for value in self.conversation.data["shown"].values() if value)
+        data = self.conversation.data
+        answers = data["answers"]
+        return "\n".join(
+            f"• {shown}" for name, shown in data["shown"].items() if shown and answers.get(name) is not None
+        )
 
     # -- where we are --------------------------------------------------------
 
@@ -154,15 +158,21 @@ class Turn:
 
     @staticmethod
     def _is_empty(message: InboundMessage) -> bool:
-        has_text = bool(message.text and message.text.strip())
-        return not (has_text or message.choice or message.photos or message.location)
+        """Nothing the resident wrote: a "where were we?" nudge (``start``) or content we cannot read.
+
+        Blank text is not empty here: it is a wrong answer, and gets the question's hint.
+        """
+        return message.text is None and not (message.choice or message.photos or message.location)
 
     def _answer(self, message: InboundMessage) -> None:
         step = self.step
         if not step.waits:
             self.enter(step.name)
             return
-        result = read_answer(step, self.options(step), message, self.language, self.engine.today())
+        options = self.options(step)
+        result = read_answer(step, options, message, self.language, self.engine.today())
+        if not isinstance(result, Accepted) and step.input == "choice":
+            result = self._choice_in_other_language(step, options, message, result)
         if not isinstance(result, Accepted):
             hint = self.text(step.hint) if step.hint else self.message(result.hint, **dict(result.params))
             self.say(hint)
@@ -181,6 +191,22 @@ class Turn:
             data["shown"][step.save] = result.display
         data["history"].append(history_entry)
         self.move(step.name, result.branch)
+
+    def _choice_in_other_language(
+        self, step: Step, options: tuple[Option, ...], message: InboundMessage, rejected: Accepted | Rejected
+    ) -> Accepted | Rejected:
+        """A resident may name an option in another configured language ("streetlight" while in Spanish)."""
+        for language in self.engine.config.languages:
+            if language == self.language:
+                continue
+            others = options_for(
+                step, language, self.engine.option_sources, self.engine.catalog.snapshot.flows.messages
+            )
+            found = read_answer(step, others, message, language, self.engine.today())
+            if isinstance(found, Accepted):
+                display = next((o.label for o in options if o.key == found.value), found.display)
+                return Accepted(found.value, display, found.branch)
+        return rejected
 
     def move(self, state: str, branch: str | None) -> None:
         target = self.flow.advance(state, branch)

@@ -54,6 +54,13 @@ def _wire(message: OutboundMessage, session: str) -> dict[str, Any]:
     }
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
 class ChatApi:
     def __init__(self, plaza: Plaza, channel: WebChannel) -> None:
         self.plaza = plaza
@@ -98,25 +105,9 @@ class ChatApi:
             if declared is not None and declared.isdigit() and int(declared) > MAX_PHOTO_BYTES + 64 * 1024:
                 return error_response(413, f"the photo is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
             try:
-                form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_PHOTO_BYTES)
-            except Exception:
-                return error_response(400, "the form could not be read; send one photo of at most 10 MB")
-            fields = {}
-            for key, value in form.multi_items():
-                if key == "photo" and isinstance(value, UploadFile):
-                    data = await value.read(MAX_PHOTO_BYTES + 1)
-                    if len(data) > MAX_PHOTO_BYTES:
-                        return error_response(413, "the photo is larger than 10 MB")
-                    mime = sniff_image(data)
-                    if mime is None:
-                        return error_response(400, "the file is not a JPEG, PNG, GIF or WebP photo")
-                    photo = PhotoUpload(data=data, mime_type=mime)
-                elif isinstance(value, str):
-                    fields[key] = value
-                else:
-                    return error_response(400, f"unexpected file in field {key!r}; send the photo as `photo`")
-            if photo is None and "text" not in fields:
-                return error_response(400, "a multipart message needs a `photo` file or a `text` field")
+                fields, photo = await self._read_form(request)
+            except _Refused as refused:
+                return error_response(refused.status, refused.reason)
         else:
             return error_response(415, "send JSON (application/json) or a photo (multipart/form-data)")
         try:
@@ -128,6 +119,34 @@ class ChatApi:
         uploads = [[Upload(photo.data, photo.mime_type)]] if photo is not None else None
         accepted = (await self.plaza.accept([message], uploads))[0]
         return JSONResponse({"id": accepted.id, "duplicate": accepted.duplicate}, status_code=202)
+
+    async def _read_form(self, request: Request) -> tuple[dict[str, object], PhotoUpload | None]:
+        """Read a multipart message: an optional ``photo`` file plus text fields; the form is always closed."""
+        try:
+            form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_PHOTO_BYTES)
+        except Exception:
+            raise _Refused(400, "the form could not be read; send one photo of at most 10 MB") from None
+        fields: dict[str, object] = {}
+        photo: PhotoUpload | None = None
+        try:
+            for key, value in form.multi_items():
+                if key == "photo" and isinstance(value, UploadFile):
+                    data = await value.read(MAX_PHOTO_BYTES + 1)
+                    if len(data) > MAX_PHOTO_BYTES:
+                        raise _Refused(413, "the photo is larger than 10 MB")
+                    mime = sniff_image(data)
+                    if mime is None:
+                        raise _Refused(400, "the file is not a JPEG, PNG, GIF or WebP photo")
+                    photo = PhotoUpload(data=data, mime_type=mime)
+                elif isinstance(value, str):
+                    fields[key] = value
+                else:
+                    raise _Refused(400, f"unexpected file in field {key!r}; send the photo as `photo`")
+        finally:
+            await form.close()
+        if photo is None and "text" not in fields:
+            raise _Refused(400, "a multipart message needs a `photo` file or a `text` field")
+        return fields, photo
 
     async def get(self, request: Request) -> Response:
         session = request.path_params["session"]
