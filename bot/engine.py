@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 
 from bot.catalog import FlowCatalog, flow_context
 from bot.config import Config
@@ -30,6 +30,7 @@ from bot.messages import InboundMessage
 from bot.outbox import Reply, enqueue
 from bot.turn import Turn
 from models import ChannelIdentity, Conversation, InboxItem, Resident
+from models.rawsql import RawStatement, db_json, db_time, from_db_json, raw_insert
 
 __all__ = ["ConversationState", "Engine", "StaleConversation"]
 
@@ -40,28 +41,65 @@ CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
 IDENTITIES = ChannelIdentity.__table__  # type: ignore[attr-defined]
 
-# The hot path's statements, built once; per message only parameters are bound.
-_CLAIM = (
+# The hot path's statements: written once in Core, run on the driver (models.rawsql).
+_CLAIM = RawStatement(
     update(INBOX)
     .where(INBOX.c.id == bindparam("inbox_id"), INBOX.c.status == "pending")
     .values(status="done", processed_at=bindparam("now"), attempts=INBOX.c.attempts + 1)
 )
-_FIND_CONVERSATION = (
-    select(CONVERSATIONS, RESIDENTS.c.verified)
+_FIND_CONVERSATION = RawStatement(
+    select(
+        CONVERSATIONS.c.id,
+        CONVERSATIONS.c.resident_id,
+        CONVERSATIONS.c.flow,
+        CONVERSATIONS.c.flow_version,
+        CONVERSATIONS.c.state,
+        CONVERSATIONS.c.language,
+        CONVERSATIONS.c.version,
+        CONVERSATIONS.c.data,
+        RESIDENTS.c.verified,
+    )
     .join(RESIDENTS, RESIDENTS.c.id == CONVERSATIONS.c.resident_id)
     .where(CONVERSATIONS.c.channel == bindparam("channel"), CONVERSATIONS.c.chat_id == bindparam("chat_id"))
 )
-_SAVE_CONVERSATION = (
+_FIND_IDENTITY = RawStatement(
+    select(IDENTITIES.c.resident_id, RESIDENTS.c.verified)
+    .join(RESIDENTS, RESIDENTS.c.id == IDENTITIES.c.resident_id)
+    .where(IDENTITIES.c.channel == bindparam("channel"), IDENTITIES.c.platform_user_id == bindparam("sender_id"))
+)
+_NEW_RESIDENT = raw_insert(RESIDENTS, ("display_name", "language", "verified", "created_at"), returning="id")
+_NEW_IDENTITY = raw_insert(
+    IDENTITIES, ("channel", "platform_user_id", "resident_id", "display_name", "verified", "created_at")
+)
+_NEW_CONVERSATION = raw_insert(
+    CONVERSATIONS,
+    (
+        "channel",
+        "chat_id",
+        "resident_id",
+        "flow",
+        "flow_version",
+        "state",
+        "data",
+        "language",
+        "mode",
+        "version",
+        "created_at",
+        "updated_at",
+    ),
+    returning="id",
+)
+_SAVE_CONVERSATION = RawStatement(
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"), CONVERSATIONS.c.version == bindparam("seen"))
     .values(
         flow=bindparam("flow"),
         flow_version=bindparam("flow_version"),
         state=bindparam("state"),
-        data=bindparam("data", type_=CONVERSATIONS.c.data.type),
+        data=bindparam("data"),
         language=bindparam("language"),
         version=bindparam("seen") + 1,
-        updated_at=bindparam("now", type_=CONVERSATIONS.c.updated_at.type),
+        updated_at=bindparam("now"),
     )
 )
 
@@ -107,7 +145,7 @@ class Engine:
         leaving the rollback to the caller.
         """
         now = datetime.now(UTC)
-        claimed = connection.execute(_CLAIM, {"inbox_id": item.id, "now": now}).rowcount
+        claimed = _CLAIM.run(connection, {"inbox_id": item.id, "now": db_time(connection, now)}).rowcount
         if claimed != 1:
             return False
         message = message_from_payload(item.channel, item.platform_message_id, item.payload)
@@ -154,26 +192,28 @@ class Engine:
             )
 
     def _conversation(self, connection: Connection, message: InboundMessage, now: datetime) -> ConversationState:
-        row = connection.execute(_FIND_CONVERSATION, {"channel": message.channel, "chat_id": message.chat_id}).first()
+        row = _FIND_CONVERSATION.run(connection, {"channel": message.channel, "chat_id": message.chat_id}).fetchone()
         if row is not None:
+            conversation_id, resident_id, flow, flow_version, state, language, version, data, verified = row
             return ConversationState(
-                id=row.id,
-                channel=row.channel,
-                chat_id=row.chat_id,
-                resident_id=row.resident_id,
-                flow=row.flow,
-                flow_version=row.flow_version,
-                state=row.state,
-                language=row.language,
-                version=row.version,
-                verified=bool(row.verified),
-                data=dict(row.data or {}),
+                id=conversation_id,
+                channel=message.channel,
+                chat_id=message.chat_id,
+                resident_id=resident_id,
+                flow=flow,
+                flow_version=flow_version,
+                state=state,
+                language=language,
+                version=version,
+                verified=bool(verified),
+                data=dict(from_db_json(data) or {}),
             )
         language = self.config.language_for(message.language)
         resident_id, verified = self._resident(connection, message, language, now)
         main = self.catalog.main
-        conversation_id = connection.execute(
-            insert(CONVERSATIONS).returning(CONVERSATIONS.c.id),
+        stamp = db_time(connection, now)
+        conversation_id = _NEW_CONVERSATION.run(
+            connection,
             {
                 "channel": message.channel,
                 "chat_id": message.chat_id,
@@ -181,14 +221,14 @@ class Engine:
                 "flow": main.name,
                 "flow_version": main.version,
                 "state": main.flow.start,
-                "data": {},
+                "data": db_json(connection, {}),
                 "language": language,
                 "mode": "bot",
                 "version": 0,
-                "created_at": now,
-                "updated_at": now,
+                "created_at": stamp,
+                "updated_at": stamp,
             },
-        ).scalar_one()
+        ).fetchone()[0]
         return ConversationState(
             id=conversation_id,
             channel=message.channel,
@@ -207,42 +247,39 @@ class Engine:
     def _resident(
         self, connection: Connection, message: InboundMessage, language: str, now: datetime
     ) -> tuple[int, bool]:
-        found = connection.execute(
-            select(IDENTITIES.c.resident_id, RESIDENTS.c.verified)
-            .join(RESIDENTS, RESIDENTS.c.id == IDENTITIES.c.resident_id)
-            .where(IDENTITIES.c.channel == message.channel, IDENTITIES.c.platform_user_id == message.sender_id)
-        ).first()
+        found = _FIND_IDENTITY.run(connection, {"channel": message.channel, "sender_id": message.sender_id}).fetchone()
         if found is not None:
-            return int(found.resident_id), bool(found.verified)
-        resident_id = connection.execute(
-            insert(RESIDENTS).returning(RESIDENTS.c.id),
-            {"display_name": message.sender_name, "language": language, "verified": False, "created_at": now},
-        ).scalar_one()
-        connection.execute(
-            insert(IDENTITIES),
+            return int(found[0]), bool(found[1])
+        stamp = db_time(connection, now)
+        resident_id = _NEW_RESIDENT.run(
+            connection,
+            {"display_name": message.sender_name, "language": language, "verified": False, "created_at": stamp},
+        ).fetchone()[0]
+        _NEW_IDENTITY.run(
+            connection,
             {
                 "channel": message.channel,
                 "platform_user_id": message.sender_id,
                 "resident_id": resident_id,
                 "display_name": message.sender_name,
                 "verified": False,
-                "created_at": now,
+                "created_at": stamp,
             },
         )
         return int(resident_id), False
 
     def _save(self, connection: Connection, conversation: ConversationState, now: datetime) -> None:
-        result = connection.execute(
-            _SAVE_CONVERSATION,
+        result = _SAVE_CONVERSATION.run(
+            connection,
             {
                 "conversation_id": conversation.id,
                 "seen": conversation.version,
                 "flow": conversation.flow,
                 "flow_version": conversation.flow_version,
                 "state": conversation.state,
-                "data": conversation.data,
+                "data": db_json(connection, conversation.data),
                 "language": conversation.language,
-                "now": now,
+                "now": db_time(connection, now),
             },
         )
         if result.rowcount != 1:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.messages import InboundMessage, Location, Photo
 from models import InboxItem, MediaItem
+from models.rawsql import RawStatement, db_json, db_time
 
 __all__ = ["Accepted", "Upload", "accept", "message_from_payload", "payload_of"]
 
@@ -27,10 +28,27 @@ INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 MEDIA = MediaItem.__table__  # type: ignore[attr-defined]
 
 # Built once: the hot path only binds parameters (see DESIGN.md, "The engine and transitions").
-_FIND = select(INBOX.c.id).where(
-    INBOX.c.channel == bindparam("channel"), INBOX.c.platform_message_id == bindparam("platform_message_id")
+_FIND = RawStatement(
+    select(INBOX.c.id).where(
+        INBOX.c.channel == bindparam("channel"), INBOX.c.platform_message_id == bindparam("platform_message_id")
+    )
 )
-_STORE = insert(INBOX).returning(INBOX.c.id)
+_STORE = RawStatement(
+    insert(INBOX)
+    .values(
+        channel=bindparam("channel"),
+        platform_message_id=bindparam("platform_message_id"),
+        chat_id=bindparam("chat_id"),
+        sender_id=bindparam("sender_id"),
+        payload=bindparam("payload"),
+        raw=bindparam("raw"),
+        status="pending",
+        attempts=0,
+        sent_at=bindparam("sent_at"),
+        received_at=bindparam("received_at"),
+    )
+    .returning(INBOX.c.id)
+)
 _STORE_MEDIA = insert(MEDIA).returning(MEDIA.c.id)
 
 
@@ -108,10 +126,10 @@ def _store_uploads(connection: Connection, message: InboundMessage, uploads: Seq
 
 
 def _existing(connection: Connection, message: InboundMessage) -> int | None:
-    found: int | None = connection.execute(
-        _FIND, {"channel": message.channel, "platform_message_id": message.platform_message_id}
-    ).scalar_one_or_none()
-    return found
+    row = _FIND.run(
+        connection, {"channel": message.channel, "platform_message_id": message.platform_message_id}
+    ).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def _accept_once(
@@ -127,19 +145,20 @@ def _accept_once(
                 continue
             files = uploads[index] if uploads is not None and index < len(uploads) else ()
             stored = _store_uploads(connection, message, files) if files else message
-            row_id = connection.execute(
-                _STORE,
+            row_id = _STORE.run(
+                connection,
                 {
                     "channel": message.channel,
                     "platform_message_id": message.platform_message_id,
                     "chat_id": message.chat_id,
                     "sender_id": message.sender_id,
-                    "payload": payload_of(stored),
-                    "raw": dict(message.raw),
-                    "sent_at": message.sent_at.astimezone(UTC),
+                    "payload": db_json(connection, payload_of(stored)),
+                    "raw": db_json(connection, dict(message.raw)),
+                    "sent_at": db_time(connection, message.sent_at),
+                    "received_at": db_time(connection, datetime.now(UTC)),
                 },
-            ).scalar_one()
-            results.append(Accepted(row_id, False))
+            ).fetchone()[0]
+            results.append(Accepted(int(row_id), False))
     return results
 
 

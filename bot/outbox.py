@@ -26,19 +26,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
 from models import PRIORITY_REPLY, OutboxItem
+from models.rawsql import RawStatement, db_json, db_time
 
 __all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
-_ENQUEUE = insert(OUTBOX)
+_ENQUEUE = RawStatement(
+    insert(OUTBOX).values(
+        channel=bindparam("channel"),
+        chat_id=bindparam("chat_id"),
+        conversation_id=bindparam("conversation_id"),
+        inbox_id=bindparam("inbox_id"),
+        payload=bindparam("payload"),
+        priority=bindparam("priority"),
+        status="pending",
+        attempts=0,
+        platform_message_ids=bindparam("platform_message_ids"),
+        next_attempt_at=bindparam("now"),
+        created_at=bindparam("now"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,24 +87,22 @@ def enqueue(
     """Write replies as pending outbox rows inside the caller's transaction."""
     if not replies:
         return
-    now = datetime.now(UTC)
-    connection.execute(
-        _ENQUEUE,
-        [
+    now = db_time(connection, datetime.now(UTC))
+    no_ids = db_json(connection, [])
+    for reply in replies:
+        _ENQUEUE.run(
+            connection,
             {
                 "channel": channel,
                 "chat_id": chat_id,
                 "conversation_id": conversation_id,
                 "inbox_id": inbox_id,
-                "payload": reply.payload(),
+                "payload": db_json(connection, reply.payload()),
                 "priority": priority,
-                "platform_message_ids": [],
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for reply in replies
-        ],
-    )
+                "platform_message_ids": no_ids,
+                "now": now,
+            },
+        )
 
 
 def outbound_of(row: Row[Any]) -> OutboundMessage:

@@ -110,13 +110,42 @@ class Processor:
             ).all()
 
     def run_once(self) -> int:
-        """Process one batch of pending rows in one transaction; returns how many were handled."""
+        """Process one batch of pending rows in one transaction; returns how many were handled.
+
+        The batch first runs without savepoints (the common case: every step
+        succeeds). If a step raises, that whole transaction rolls back and the
+        batch runs again with a savepoint around each step, so the failing step
+        alone is rolled back and recorded.
+        """
         rows = self.pending(self._batch)
         if not rows:
             return 0
+        started = time.perf_counter()
+        try:
+            touched = self._run_fast(rows)
+        except _StepFailed:
+            touched = self._run_careful(rows)
+        log.debug("processed %d messages in %.1f ms", len(rows), (time.perf_counter() - started) * 1000)
+        if touched and self._on_committed is not None:
+            self._on_committed(touched)
+        return len(rows)
+
+    def _run_fast(self, rows: Sequence[Any]) -> set[str]:
+        touched: set[str] = set()
+        with self._db.begin() as connection:
+            for row in rows:
+                try:
+                    self._engine.step(connection, row)
+                except OperationalError:
+                    raise  # the database itself: nothing to isolate, retry later
+                except Exception as error:
+                    raise _StepFailed(row.id) from error
+                touched.add(row.channel)
+        return touched
+
+    def _run_careful(self, rows: Sequence[Any]) -> set[str]:
         touched: set[str] = set()
         failed_chats: set[tuple[str, str]] = set()
-        started = time.perf_counter()
         with self._db.begin() as connection:
             for row in rows:
                 chat = (row.channel, str(row.payload.get("chat_id")))
@@ -142,7 +171,12 @@ class Processor:
                         touched.add(row.channel)
                     else:
                         failed_chats.add(chat)
-        log.debug("processed %d messages in %.1f ms", len(rows), (time.perf_counter() - started) * 1000)
-        if touched and self._on_committed is not None:
-            self._on_committed(touched)
-        return len(rows)
+        return touched
+
+
+class _StepFailed(Exception):
+    """A step raised during a fast (savepoint-free) batch; the batch is redone carefully."""
+
+    def __init__(self, inbox_id: int) -> None:
+        self.inbox_id = inbox_id
+        super().__init__(f"step for inbox row {inbox_id} failed")

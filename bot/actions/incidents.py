@@ -5,14 +5,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, update
 
 from bot.actions.base import ActionContext, ActionResult
 from models import ServiceRequest
+from models.rawsql import RawStatement, db_time, raw_insert
 
 __all__ = ["create_service_request", "ticket_number"]
 
 REQUESTS = ServiceRequest.__table__  # type: ignore[attr-defined]
+_COLUMNS = (
+    "category",
+    "department",
+    "description",
+    "photo_ref",
+    "latitude",
+    "longitude",
+    "address",
+    "status",
+    "private",
+    "language",
+    "channel",
+    "resident_id",
+    "conversation_id",
+    "created_at",
+    "updated_at",
+)
+_NEW_REQUEST = raw_insert(REQUESTS, _COLUMNS, returning="id")
+_SET_TICKET = RawStatement(
+    update(REQUESTS).where(REQUESTS.c.id == bindparam("request_id")).values(ticket=bindparam("ticket"))
+)
 
 
 def ticket_number(prefix: str, year: int, request_id: int) -> str:
@@ -38,8 +60,9 @@ def create_service_request(context: ActionContext) -> ActionResult:
     photo = answers.get("photo")
     location = answers.get("location") or {}
     now = datetime.now(UTC)
-    request_id = context.connection.execute(
-        insert(REQUESTS).returning(REQUESTS.c.id),
+    stamp = db_time(context.connection, now)
+    request_id = _NEW_REQUEST.run(
+        context.connection,
         {
             "category": category.key,
             "department": department.key,
@@ -54,12 +77,12 @@ def create_service_request(context: ActionContext) -> ActionResult:
             "channel": context.channel,
             "resident_id": context.resident_id,
             "conversation_id": context.conversation_id,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": stamp,
+            "updated_at": stamp,
         },
-    ).scalar_one()
+    ).fetchone()[0]
     ticket = ticket_number(context.config.ticket_prefix, now.year, request_id)
-    context.connection.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(ticket=ticket))
+    _SET_TICKET.run(context.connection, {"request_id": request_id, "ticket": ticket})
     department_name = department.name.get(context.language) or next(iter(department.name.values()))
     return ActionResult(
         values={"ticket": ticket, "department": department.key}, shown={"ticket": ticket, "department": department_name}
