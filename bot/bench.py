@@ -280,7 +280,7 @@ def run_engine_bench(
             targets.append((postgres, "postgresql", f"plaza_bench_{uuid.uuid4().hex[:8]}"))
         out(
             f"plaza bench engine — {conversations} conversations × {len(SCRIPT)} messages, batch {batch}, "
-            f"best of {rounds}"
+            f"{rounds} rounds"
         )
         out(f"machine: {_machine()}")
         for url, backend, schema in targets:
