@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from bot.actions import ACTIONS
 from bot.config import Config
@@ -116,18 +116,24 @@ class FlowCatalog:
         """The newest good version of a flow (for a conversation starting it now)."""
         return self._snapshot.compiled[name]
 
-    def get(self, name: str, version: str) -> CompiledFlow:
-        """A flow at the version a conversation is pinned to."""
+    def get(self, name: str, version: str, connection: Connection | None = None) -> CompiledFlow:
+        """A flow at the version a conversation is pinned to.
+
+        Pass the step's ``connection`` when calling from inside a transaction: on
+        SQLite a second connection would wait for the write lock that step holds.
+        """
         with self._lock:
             found = self._versions.get((name, version))
         if found is not None:
             return found
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                select(FLOW_VERSIONS.c.source, FLOW_VERSIONS.c.path).where(
-                    FLOW_VERSIONS.c.name == name, FLOW_VERSIONS.c.version == version
-                )
-            ).first()
+        query = select(FLOW_VERSIONS.c.source, FLOW_VERSIONS.c.path).where(
+            FLOW_VERSIONS.c.name == name, FLOW_VERSIONS.c.version == version
+        )
+        if connection is not None:
+            row = connection.execute(query).first()
+        else:
+            with self._engine.connect() as own:
+                row = own.execute(query).first()
         if row is None:
             log.warning("flow %s version %s is unknown; using the current version", name, version)
             return self.current(name)

@@ -89,10 +89,14 @@ async def _chat(config: Config, user: str, language: str | None) -> int:
 
     console = ConsoleChannel(user, language=language, town=config.town_name)
     print(f"Plaza — {config.town_name}. Escriba /salir para terminar · type /quit to leave.", flush=True)
-    async with Plaza(config, [console], poll_interval=0.5) as plaza:
-        await plaza.accept([console.message(None)])  # the bot greets, or says where we were
+    plaza = Plaza(config, [console], poll_interval=0.5)
+    # the bot greets (or says where we were) before anything typed is read
+    await plaza.accept([console.message(None)])
+    async with plaza:
         await console.closed.wait()
-        await asyncio.sleep(0.3)  # let the last replies print
+        # answer everything already typed before leaving (it would otherwise wait for the next chat)
+        if not await plaza.settle(console.name, user, timeout=15.0):
+            print("(some replies are still on their way; they will show next time)", flush=True)
     return EXIT_OK
 
 

@@ -136,9 +136,9 @@ class Processor:
             for row in rows:
                 try:
                     self._engine.step(connection, row)
-                except OperationalError:
-                    raise  # the database itself: nothing to isolate, retry later
                 except Exception as error:
+                    # redo carefully; if the database itself is down, the careful run fails to begin and
+                    # the loop retries later
                     raise _StepFailed(row.id) from error
                 touched.add(row.channel)
         return touched

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 import anyio.to_thread
+from sqlalchemy import select
 
 from adapters.base import Channel
 from bot.catalog import FlowCatalog
@@ -25,11 +26,15 @@ from bot.inbox import Accepted, Upload, accept
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
 from bot.processor import Processor
+from models import InboxItem, OutboxItem
 from models.db import Database
 
 __all__ = ["Plaza"]
 
 log = logging.getLogger(__name__)
+
+INBOX = InboxItem.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 
 
 class Plaza:
@@ -125,6 +130,32 @@ class Plaza:
         if any(not result.duplicate for result in results):
             self.processor.wake()
         return results
+
+    async def settle(self, channel: str, chat_id: str, timeout: float = 10.0) -> bool:
+        """Wait until one chat has nothing left to process or send; False if ``timeout`` came first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            busy = await anyio.to_thread.run_sync(self._busy, channel, chat_id)
+            if not busy:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+
+    def _busy(self, channel: str, chat_id: str) -> bool:
+        with self.database.reader.connect() as connection:
+            inbox = connection.execute(
+                select(INBOX.c.id)
+                .where(INBOX.c.channel == channel, INBOX.c.chat_id == chat_id, INBOX.c.status == "pending")
+                .limit(1)
+            ).first()
+            outbox = connection.execute(
+                select(OUTBOX.c.id)
+                .where(OUTBOX.c.channel == channel, OUTBOX.c.chat_id == chat_id, OUTBOX.c.status == "pending")
+                .limit(1)
+            ).first()
+        return inbox is not None or outbox is not None
 
     def on_sent(self, callback: Callable[[OutboundMessage], None]) -> None:
         """Call ``callback`` (in the event loop) each time a message is marked sent (for live views)."""

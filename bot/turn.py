@@ -100,7 +100,7 @@ class Turn:
 
     @property
     def flow(self) -> CompiledFlow:
-        return self.engine.catalog.get(self.conversation.flow, self.conversation.flow_version)
+        return self.engine.catalog.get(self.conversation.flow, self.conversation.flow_version, self.connection)
 
     @property
     def step(self) -> Step:

@@ -114,8 +114,8 @@ class Database:
             raise SchemaError(f"cannot read the database at {self.safe_url()}: {error}") from error
         head = self.head()
         if current != head:
-            found = current or "an empty database"
-            raise SchemaError(f"the database is at {found}, the code needs {head} — run `plaza db upgrade`")
+            where = f"is at revision {current}" if current else "has no Plaza tables yet"
+            raise SchemaError(f"the database {where}; this Plaza needs revision {head} — run `plaza db upgrade`")
 
     def safe_url(self) -> str:
         """The URL without its password, for messages and logs."""

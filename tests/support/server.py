@@ -50,7 +50,12 @@ class AppServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, lifespan=lifespan, log_level="warning", access_log=False,
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan=lifespan,
+            log_level="warning",
+            access_log=False,
             timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
