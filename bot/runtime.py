@@ -50,6 +50,7 @@ class Plaza:
         poll_interval: float = 1.0,
     ) -> None:
         self.config = config
+        self._owns_database = database is None
         self.database = database or Database(config.database_url)
         self.database.check_schema()
         self.catalog = FlowCatalog(config, self.database.writer)  # raises FlowErrors on a broken flow
@@ -117,6 +118,8 @@ class Plaza:
         await anyio.to_thread.run_sync(self.processor.stop)
         for dispatcher in self.dispatchers.values():
             await dispatcher.stop()
+        if self._owns_database:
+            self.database.dispose()
 
     async def dispatch(self, messages: Sequence[InboundMessage]) -> None:
         """The adapters' :data:`~adapters.base.Dispatch`: store, then wake the processor."""

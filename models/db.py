@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from bot.errors import SchemaError
 
@@ -60,9 +61,13 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
 
 
 class Database:
-    """The engines for one database URL, plus its migrations."""
+    """The engines for one database URL, plus its migrations.
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    ``pooled=False`` opens a PostgreSQL connection per use and closes it on
+    return (tests use it, so no connection outlives a test's database).
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, pooled: bool = True) -> None:
         self.url = url
         self.schema = schema
         self.sqlite = is_sqlite(url)
@@ -73,9 +78,10 @@ class Database:
             connect_args: dict[str, Any] = {"connect_timeout": 10}
             if schema:
                 connect_args["options"] = f"-csearch_path={schema}"
-            self.writer = create_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
+            pool: dict[str, Any] = (
+                {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True} if pooled else {"poolclass": NullPool}
             )
+            self.writer = create_engine(url, connect_args=connect_args, **pool)
             self.reader = self.writer
 
     def dispose(self) -> None:

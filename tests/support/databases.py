@@ -47,7 +47,7 @@ class PostgresSchema:
         database.dispose()
 
     def fresh(self) -> Database:
-        database = Database(self.url, schema=self.schema)
+        database = Database(self.url, schema=self.schema, pooled=False)
         names = ", ".join(f'"{table.name}"' for table in models.metadata.sorted_tables)
         with database.writer.begin() as connection:
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
