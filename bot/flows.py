@@ -663,9 +663,11 @@ def _reachable(steps: Mapping[str, Step], origin: str) -> set[str]:
 def _check_graph(
     reader: _Reader, root: CommentedMap, steps: Mapping[str, Step], start: str | None, next_lines: Mapping[str, int]
 ) -> None:
+    dangling = False
     for step in steps.values():
         for target in _edges(step):
             if target not in steps:
+                dangling = True
                 reader.fail(
                     next_lines[step.name],
                     f"`next` in state `{step.name}` goes to `{target}`, which is not a state of this flow",
@@ -681,6 +683,8 @@ def _check_graph(
             _did_you_mean(start, steps, f"the states are: {_listing(steps)}"),
         )
         return
+    if dangling:
+        return  # a misspelt `next` would make every later state look unreachable: report the cause only
     reached = _reachable(steps, start) | {start}
     for step in steps.values():
         if step.name not in reached:
