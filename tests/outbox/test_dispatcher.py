@@ -1,0 +1,142 @@
+"""The outbox dispatcher: in order per chat, marked sent once, retried with backoff, failures kept visible.
+
+The channel here is a recording implementation of Plaza's own Channel
+protocol (not a platform fake): it stands for any adapter and lets each test
+decide what the next send does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from adapters.base import Dispatch, Limits
+from bot.errors import RetryLater, Undeliverable
+from bot.messages import OutboundMessage, SentReceipt
+from bot.outbox import Dispatcher, Reply, enqueue
+from models import OutboxItem
+from models.db import Database
+
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+
+
+class RecordingChannel:
+    """Sends by appending to ``sent``; ``failures`` decides, per call, to raise instead."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundMessage] = []
+        self.failures: list[Callable[[OutboundMessage], None]] = []
+
+    @property
+    def name(self) -> str:
+        return "rec"
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_text=100, max_options=10, per_chat_per_s=100.0, overall_per_s=100.0)
+
+    async def start(self, dispatch: Dispatch) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, message: OutboundMessage) -> SentReceipt:
+        if self.failures:
+            self.failures.pop(0)(message)
+        self.sent.append(message)
+        return SentReceipt(platform_message_ids=(f"p{message.id}",), sent_at=datetime.now(UTC))
+
+
+def put(database: Database, chat: str, *texts: str) -> None:
+    with database.writer.begin() as connection:
+        enqueue(connection, channel="rec", chat_id=chat, replies=[Reply(text=t) for t in texts])
+
+
+def rows(database: Database) -> list[dict[str, object]]:
+    with database.reader.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(select(OUTBOX).order_by(OUTBOX.c.id))]
+
+
+def make_due(database: Database) -> None:
+    with database.writer.begin() as connection:
+        connection.execute(update(OUTBOX).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+
+async def test_sends_in_order_and_marks_each_row_sent_once(database: Database) -> None:
+    channel = RecordingChannel()
+    put(database, "ana", "uno", "dos", "tres")
+    put(database, "bea", "a", "b")
+    dispatcher = Dispatcher(database.writer, channel)
+    assert await dispatcher.dispatch_once() == 5
+    assert [m.text for m in channel.sent if m.chat_id == "ana"] == ["uno", "dos", "tres"]
+    assert [m.text for m in channel.sent if m.chat_id == "bea"] == ["a", "b"]
+    stored = rows(database)
+    assert all(r["status"] == "sent" and r["attempts"] == 1 and r["sent_at"] for r in stored)
+    assert [r["platform_message_ids"] for r in stored] == [[f"p{r['id']}"] for r in stored]
+    assert await dispatcher.dispatch_once() == 0  # nothing is sent twice
+    assert len(channel.sent) == 5
+
+
+async def test_retry_later_waits_and_holds_the_chats_later_messages(database: Database) -> None:
+    channel = RecordingChannel()
+
+    def rate_limited(message: OutboundMessage) -> None:
+        raise RetryLater("rec", 30.0, "429 Too Many Requests")
+
+    channel.failures.append(rate_limited)
+    put(database, "ana", "first", "second")
+    put(database, "bea", "other chat")
+    dispatcher = Dispatcher(database.writer, channel)
+    assert await dispatcher.dispatch_once() == 1
+    assert [m.text for m in channel.sent] == ["other chat"]  # ana's second message did not overtake the first
+    first, second, _ = rows(database)
+    assert first["status"] == "pending" and first["attempts"] == 1 and "429" in str(first["last_error"])
+    assert first["next_attempt_at"] > datetime.now(UTC) + timedelta(seconds=25)  # type: ignore[operator]
+    assert second["status"] == "pending" and second["attempts"] == 0
+    assert await dispatcher.dispatch_once() == 0  # still waiting
+    make_due(database)
+    assert await dispatcher.dispatch_once() == 2
+    assert [m.text for m in channel.sent] == ["other chat", "first", "second"]
+
+
+async def test_undeliverable_fails_the_row_with_its_reason(database: Database) -> None:
+    channel = RecordingChannel()
+
+    def blocked(message: OutboundMessage) -> None:
+        raise Undeliverable("rec", "Forbidden: bot was blocked by the user")
+
+    channel.failures.append(blocked)
+    put(database, "ana", "hola", "¿sigue ahí?")
+    await Dispatcher(database.writer, channel).dispatch_once()
+    first, second = rows(database)
+    assert first["status"] == "failed" and first["last_error"] == "Forbidden: bot was blocked by the user"
+    assert second["status"] == "sent"
+
+
+@pytest.mark.parametrize("max_attempts", [3])
+async def test_unexpected_errors_back_off_then_give_up(database: Database, max_attempts: int) -> None:
+    channel = RecordingChannel()
+
+    def broken(message: OutboundMessage) -> None:
+        raise ConnectionResetError("connection reset by peer")
+
+    channel.failures.extend([broken] * max_attempts)
+    put(database, "ana", "hola")
+    dispatcher = Dispatcher(database.writer, channel, max_attempts=max_attempts)
+    delays = []
+    for _ in range(max_attempts):
+        make_due(database)
+        before = datetime.now(UTC)
+        await dispatcher.dispatch_once()
+        (row,) = rows(database)
+        delays.append((row["next_attempt_at"] - before).total_seconds())  # type: ignore[operator]
+    # 1 s then 2 s (±25 % jitter); the last attempt gives up instead of waiting
+    assert 0.7 <= delays[0] <= 1.35 and 1.45 <= delays[1] <= 2.6
+    (row,) = rows(database)
+    assert row["status"] == "failed" and row["attempts"] == max_attempts
+    assert "gave up after 3 attempts" in str(row["last_error"]) and "connection reset" in str(row["last_error"])
+    assert channel.sent == []
