@@ -225,15 +225,15 @@ class Turn:
             if step.say:
                 self.say(self.text(step.say))
             if step.goto:
-                target = self.engine.catalog.current(step.goto)
-                if target.flow.requires == "verified" and not self.conversation.verified:
+                other = self.engine.catalog.current(step.goto)
+                if other.flow.requires == "verified" and not self.conversation.verified:
                     # nobody acts in another's name: explain how to verify, and offer the menu again
                     self.say(self.message("requires_verified"))
                     self.conversation.data["history"] = []
                     self._start_flow(self.engine.catalog.main)
                     state = self.conversation.state
                     continue
-                self._start_flow(target)
+                self._start_flow(other)
                 state = self.conversation.state
                 continue
             if step.waits:
