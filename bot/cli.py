@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     flows_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
     validate = flows_commands.add_parser("validate", help="check flow files and print every problem")
     validate.add_argument("paths", nargs="*", type=Path, help="flow files or folders (default: the flows folder)")
+    graph = flows_commands.add_parser("graph", help="draw a flow: Mermaid text on stdout and an SVG picture")
+    graph.add_argument("name", help="the flow's name, e.g. report_incident")
+    graph.add_argument("--language", help="which language's texts to show (default: the town's default)")
+    graph.add_argument("--out", type=Path, help="where to write the picture (default: NAME.svg here)")
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -126,6 +130,29 @@ def _validate(config: Config, paths: Sequence[Path]) -> int:
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
+def _graph(config: Config, name: str, language: str | None, out: Path | None) -> int:
+    import difflib
+
+    from bot.catalog import load_snapshot
+    from bot.flowgraph import mermaid, svg
+
+    flows = load_snapshot(config).flows.flows
+    if name not in flows:
+        close = difflib.get_close_matches(name, list(flows), n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"the flows are: {', '.join(sorted(flows))}"
+        print(f"no flow named `{name}` — {hint}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    chosen = language or config.default_language
+    if chosen not in config.languages:
+        print(f"`{chosen}` is not one of the town's languages — use {' or '.join(config.languages)}", file=sys.stderr)
+        return EXIT_CONFIG
+    target = out or Path(f"{name}.svg")
+    target.write_text(svg(flows[name], chosen), encoding="utf-8")
+    print(mermaid(flows[name], chosen))
+    print(f"picture written to {target} (open it in a browser)", file=sys.stderr)
+    return EXIT_OK
+
+
 def _upgrade(config: Config) -> int:
     from models.db import Database
 
@@ -161,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             user = args.user or getpass.getuser() or "resident"
             return asyncio.run(_chat(config, user, args.language or _locale_language()))
+        if args.command == "flows" and args.flows_command == "graph":
+            return _graph(config, args.name, args.language, args.out)
         if args.command == "flows":
             return _validate(config, args.paths)
         if args.command == "db":
