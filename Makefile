@@ -22,6 +22,7 @@ run: $(BIN)/plaza
 ## test: create the environment and run lint, types and the whole test suite
 test: $(BIN)/plaza lint typecheck
 	$(BIN)/plaza flows validate
+	$(BIN)/plaza flows test
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/plaza
@@ -37,6 +38,7 @@ chat: $(BIN)/plaza
 
 validate: $(BIN)/plaza
 	$(BIN)/plaza flows validate
+	$(BIN)/plaza flows test
 
 ## bench: durable engine throughput vs the raw-SQL floor
 bench: $(BIN)/plaza

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     flows_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
     validate = flows_commands.add_parser("validate", help="check flow files and print every problem")
     validate.add_argument("paths", nargs="*", type=Path, help="flow files or folders (default: the flows folder)")
+    flows_commands.add_parser("test", help="run the example conversations kept in flows/examples/")
     graph = flows_commands.add_parser("graph", help="draw a flow: Mermaid text on stdout and an SVG picture")
     graph.add_argument("name", help="the flow's name, e.g. report_incident")
     graph.add_argument("--language", help="which language's texts to show (default: the town's default)")
@@ -153,6 +154,20 @@ def _graph(config: Config, name: str, language: str | None, out: Path | None) ->
     return EXIT_OK
 
 
+def _flow_tests(config: Config) -> int:
+    from bot.flowtests import format_results, missing_examples, run_examples
+
+    results = run_examples(config)
+    print(format_results(results))
+    missing = missing_examples(config)
+    for name in missing:
+        print(
+            f"{config.flows_dir / (name + '.yaml')}: no example conversations — add flows/examples/{name}.yaml",
+            file=sys.stderr,
+        )
+    return EXIT_PROBLEMS if missing or not all(result.passed for result in results) else EXIT_OK
+
+
 def _upgrade(config: Config) -> int:
     from models.db import Database
 
@@ -188,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             user = args.user or getpass.getuser() or "resident"
             return asyncio.run(_chat(config, user, args.language or _locale_language()))
+        if args.command == "flows" and args.flows_command == "test":
+            return _flow_tests(config)
         if args.command == "flows" and args.flows_command == "graph":
             return _graph(config, args.name, args.language, args.out)
         if args.command == "flows":
