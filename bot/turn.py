@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from bot.actions import ACTIONS, ActionContext
-from bot.answers import Accepted, Rejected, options_for, read_answer
+from bot.answers import MAX_TEXT, Accepted, Rejected, options_for, read_answer
 from bot.flows import Step
 from bot.machine import CompiledFlow
 from bot.messages import InboundMessage, Option
@@ -63,9 +63,11 @@ class Turn:
     def language(self) -> str:
         return self.conversation.language
 
-    def text(self, texts: Any) -> str:
+    def text(self, texts: Any, **params: object) -> str:
+        """A flow text in the resident's language with saved answers, ``{town}``, ``{summary}`` and ``params``."""
         values: dict[str, object] = {"town": self.engine.config.town_name, "summary": self._summary()}
         values.update(self.conversation.data["shown"])
+        values.update(params)
         return render(pick(texts, self.language, self.engine.config.default_language), values)
 
     def message(self, key: str, **params: object) -> str:
@@ -174,7 +176,9 @@ class Turn:
         if not isinstance(result, Accepted) and step.input == "choice":
             result = self._choice_in_other_language(step, options, message, result)
         if not isinstance(result, Accepted):
-            hint = self.text(step.hint) if step.hint else self.message(result.hint, **dict(result.params))
+            params: dict[str, object] = {"min": step.min_length or 0, "max": step.max_length or MAX_TEXT}
+            params.update(result.params)
+            hint = self.text(step.hint, **params) if step.hint else self.message(result.hint, **params)
             self.say(hint)
             self.ask()
             return
