@@ -15,10 +15,15 @@ from collections.abc import Mapping
 
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
 from bot.actions.incidents import create_service_request
+from bot.actions.requests import create_police_report, list_my_requests
 
 __all__ = ["ACTIONS", "ActionContext", "ActionResult", "ActionSpec"]
 
 ACTIONS: Mapping[str, ActionSpec] = {
     spec.name: spec
-    for spec in (ActionSpec("create_service_request", create_service_request, provides=("ticket", "department")),)
+    for spec in (
+        ActionSpec("create_service_request", create_service_request, provides=("ticket", "department")),
+        ActionSpec("list_my_requests", list_my_requests, provides=("requests",), branches=("some", "none")),
+        ActionSpec("create_police_report", create_police_report, provides=("ticket",)),
+    )
 }

@@ -116,8 +116,28 @@ def test_svg_draws_labelled_arrows_with_heads(flows: dict[str, Flow]) -> None:
     assert "What is the problem?" in shown
 
 
-def test_svg_draws_back_edges_beside_the_boxes(flows: dict[str, Flow]) -> None:
-    root = ElementTree.fromstring(svg(flows["main_menu"], "en"))
+TWO_CHOICE_MENU = """\
+flow: main_menu
+title: {es: Menú, en: Menu}
+start: menu
+states:
+  menu:
+    ask: {es: ¿En qué puedo ayudarle?, en: How can I help you?}
+    input: choice
+    options:
+      report: {es: Avisar, en: Report}
+      help_me: {es: Ayuda, en: Help}
+    next: {report: go_report, help_me: how}
+  go_report:
+    goto: report_incident
+  how:
+    say: {es: Así funciona., en: This is how it works.}
+    next: menu
+"""
+
+
+def test_svg_draws_back_edges_beside_the_boxes() -> None:
+    root = ElementTree.fromstring(svg(parse_flow(TWO_CHOICE_MENU, "main_menu.yaml", CONTEXT), "en"))
     boxes = [r for r in root.iter(f"{SVG}rect") if r.get("rx") == "12"]
     right = max(float(r.get("x", "0")) + float(r.get("width", "0")) for r in boxes)
     arrows = [p.get("d", "") for p in root.iter(f"{SVG}path") if p.get("marker-end") == "url(#arrow)"]

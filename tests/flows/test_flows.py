@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import FlowError, FlowErrors
+from bot.actions import ACTIONS
 from bot.flows import (
     REQUIRED_MESSAGES,
     Flow,
@@ -31,7 +32,7 @@ CONTEXT = FlowContext(
             OptionSpec("water", {"es": "Agua", "en": "Water"}),
         )
     },
-    actions={"create_service_request": ("ticket", "department")},
+    actions={name: spec.provides for name, spec in ACTIONS.items()},
 )
 
 GOOD = """\
@@ -293,7 +294,7 @@ def test_unknown_action_lists_known_ones() -> None:
         .replace("Report {ticket} in {town}", "Report in {town}")
     )
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
-    assert error.hint == "known actions are: create_service_request"
+    assert error.hint == "known actions are: create_police_report, create_service_request, list_my_requests"
 
 
 def test_placeholder_never_saved() -> None:
