@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import FlowError, FlowErrors
 from bot.actions import ACTIONS
+from bot.errors import FlowError, FlowErrors
 from bot.flows import (
     REQUIRED_MESSAGES,
     Flow,
