@@ -114,7 +114,8 @@ BROKEN = [
     pytest.param(
         "    action: create_service_request\n",
         "    action: create_ticket\n",
-        r"unknown action `create_ticket` in state `submit` — known actions are: create_police_report, create_service_request, list_my_requests",
+        r"unknown action `create_ticket` in state `submit` — known actions are: "
+        r"create_police_report, create_service_request, list_my_requests",
         (0,),
         id="unknown-action",
     ),
