@@ -38,9 +38,10 @@ FLOW_VERSIONS = FlowVersion.__table__  # type: ignore[attr-defined]
 def flow_context(config: Config) -> FlowContext:
     """What flow validation needs from config.yaml and the action registry."""
     categories = tuple(OptionSpec(key=c.key, label=dict(c.label)) for c in config.categories.values())
+    topics = tuple(OptionSpec(key=t.key, label=dict(t.label)) for t in config.topics.values())
     return FlowContext(
         languages=config.languages,
-        option_sources={"categories": categories},
+        option_sources={"categories": categories, "topics": topics},
         actions={name: spec.provides for name, spec in ACTIONS.items()},
     )
 

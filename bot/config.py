@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap
 from bot.errors import ConfigError
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
 
-__all__ = ["Category", "ChannelSettings", "Config", "Department", "load_config"]
+__all__ = ["Category", "ChannelSettings", "Config", "Department", "Topic", "load_config"]
 
 KNOWN_CHANNELS = ("web", "console", "telegram", "mastodon", "x")
 
@@ -46,6 +46,14 @@ class Category:
     label: Mapping[str, str]
     department: str
     private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A news-and-alerts topic a resident can subscribe to."""
+
+    key: str
+    label: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class Config:
     departments: Mapping[str, Department]
     categories: Mapping[str, Category]
     channels: Mapping[str, ChannelSettings]
+    topics: Mapping[str, Topic] = field(default_factory=dict)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -204,7 +213,9 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "start from the config.yaml shipped with Plaza",
         )
     reader.known_keys(
-        root, ("town", "languages", "database", "server", "flows", "departments", "categories", "channels"), ""
+        root,
+        ("town", "languages", "database", "server", "flows", "departments", "categories", "topics", "channels"),
+        "",
     )
 
     town = reader.section(root, "town", "town")
@@ -324,6 +335,11 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             private=reader.boolean(node, "private", where, departments[department].private),
         )
 
+    topics: dict[str, Topic] = {}
+    topic_section = reader.section(root, "topics", "topics", required=False)
+    for key in topic_section:
+        topics[str(key)] = Topic(key=str(key), label=reader.translations(topic_section, str(key), "topics", languages))
+
     channels: dict[str, ChannelSettings] = {}
     chan_section = reader.section(root, "channels", "channels", required=False)
     reader.known_keys(chan_section, KNOWN_CHANNELS, "channels")
@@ -358,4 +374,5 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         departments=departments,
         categories=categories,
         channels=channels,
+        topics=topics,
     )

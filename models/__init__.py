@@ -10,6 +10,7 @@ from models.media import MediaItem
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
 from models.requests import ServiceRequest
 from models.residents import ChannelIdentity, Resident
+from models.subscriptions import Subscription
 
 __all__ = [
     "PRIORITY_BROADCAST",
@@ -22,6 +23,7 @@ __all__ = [
     "OutboxItem",
     "Resident",
     "ServiceRequest",
+    "Subscription",
     "metadata",
 ]
 

@@ -107,7 +107,7 @@ def open_report(
     assert len(replies) == 1
     assert greeting in replies[0].text
     assert replies[0].text.endswith(menu)
-    assert [o.key for o in replies[0].options] == ["report", "help_me", "my_requests", "police"]
+    assert [o.key for o in replies[0].options] == ["report", "help_me", "my_requests", "police", "subscriptions"]
     replies = chat.send("1")
     assert len(replies) == 1
     assert replies[0].text == category
@@ -453,7 +453,7 @@ def test_back_at_the_very_start_has_nothing_to_go_back_to(config: Config, databa
     assert len(replies) == 1
     assert replies[0].text.startswith(NOTHING_BACK)
     assert replies[0].text.endswith(MENU)
-    assert [o.key for o in replies[0].options] == ["report", "help_me", "my_requests", "police"]
+    assert [o.key for o in replies[0].options] == ["report", "help_me", "my_requests", "police", "subscriptions"]
     assert texts(chat.send("back")).startswith(NOTHING_BACK)
 
 
@@ -479,7 +479,7 @@ def test_menu_returns_to_the_menu(config: Config, database: Database) -> None:
     walk_to(chat, "photo")
     replies = chat.send("menú")
     assert texts(replies) == MENU
-    assert [o.key for o in replies[0].options] == ["report", "help_me", "my_requests", "police"]
+    assert [o.key for o in replies[0].options] == ["report", "help_me", "my_requests", "police", "subscriptions"]
     assert service_requests(database) == []
     assert texts(chat.send("1")) == QUESTION["category"]
     assert conversation_row(database).data["answers"] == {}

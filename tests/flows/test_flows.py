@@ -30,7 +30,8 @@ CONTEXT = FlowContext(
             OptionSpec("streetlight", {"es": "Alumbrado", "en": "Street lighting"}),
             OptionSpec("cleaning", {"es": "Limpieza", "en": "Cleaning"}),
             OptionSpec("water", {"es": "Agua", "en": "Water"}),
-        )
+        ),
+        "topics": (OptionSpec("news", {"es": "Noticias", "en": "News"}),),
     },
     actions={name: spec.provides for name, spec in ACTIONS.items()},
 )
@@ -294,7 +295,10 @@ def test_unknown_action_lists_known_ones() -> None:
         .replace("Report {ticket} in {town}", "Report in {town}")
     )
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
-    assert error.hint == "known actions are: create_police_report, create_service_request, list_my_requests"
+    assert error.hint == (
+        "known actions are: create_police_report, create_service_request, list_my_requests, "
+        "list_subscriptions, subscribe, unsubscribe"
+    )
 
 
 def test_placeholder_never_saved() -> None:

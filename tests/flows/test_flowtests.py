@@ -14,7 +14,7 @@ from bot.flowtests import format_results, missing_examples, run_examples
 
 PATH = "flows/examples/report_incident.yaml"
 LANGUAGES = ("es", "en")
-FLOWS = ("main_menu", "my_requests", "police_report", "report_incident")
+FLOWS = ("main_menu", "my_requests", "police_report", "report_incident", "subscriptions")
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
