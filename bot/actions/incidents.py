@@ -11,7 +11,7 @@ from bot.actions.base import ActionContext, ActionResult
 from models import ServiceRequest
 from models.rawsql import RawStatement, db_time, raw_insert
 
-__all__ = ["create_service_request", "ticket_number"]
+__all__ = ["create_service_request", "store_request", "ticket_number"]
 
 REQUESTS = ServiceRequest.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
@@ -46,6 +46,49 @@ def _float_or_none(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def store_request(
+    context: ActionContext,
+    *,
+    category: str,
+    department: str,
+    private: bool,
+    description: str,
+    photo: Any = None,
+    location: Any = None,
+) -> str:
+    """Insert one service request from a conversation and give it its ticket; returns the ticket.
+
+    ``photo`` and ``location`` are the saved answers as the answer readers
+    store them (``{"ref"}``; ``{"latitude", "longitude", "address"}``), or None.
+    """
+    place = location if isinstance(location, dict) else {}
+    now = datetime.now(UTC)
+    stamp = db_time(context.connection, now)
+    request_id = _NEW_REQUEST.run(
+        context.connection,
+        {
+            "category": category,
+            "department": department,
+            "description": description,
+            "photo_ref": photo.get("ref") if isinstance(photo, dict) else None,
+            "latitude": _float_or_none(place.get("latitude")),
+            "longitude": _float_or_none(place.get("longitude")),
+            "address": place.get("address"),
+            "status": "received",
+            "private": private,
+            "language": context.language,
+            "channel": context.channel,
+            "resident_id": context.resident_id,
+            "conversation_id": context.conversation_id,
+            "created_at": stamp,
+            "updated_at": stamp,
+        },
+    ).fetchone()[0]
+    ticket = ticket_number(context.config.ticket_prefix, now.year, request_id)
+    _SET_TICKET.run(context.connection, {"request_id": request_id, "ticket": ticket})
+    return ticket
+
+
 def create_service_request(context: ActionContext) -> ActionResult:
     """Store the report as a service request for the category's department.
 
@@ -57,32 +100,15 @@ def create_service_request(context: ActionContext) -> ActionResult:
     answers = context.answers
     category = context.config.categories[str(answers["category"])]
     department = context.config.departments[category.department]
-    photo = answers.get("photo")
-    location = answers.get("location") or {}
-    now = datetime.now(UTC)
-    stamp = db_time(context.connection, now)
-    request_id = _NEW_REQUEST.run(
-        context.connection,
-        {
-            "category": category.key,
-            "department": department.key,
-            "description": str(answers.get("description") or ""),
-            "photo_ref": photo.get("ref") if isinstance(photo, dict) else None,
-            "latitude": _float_or_none(location.get("latitude")) if isinstance(location, dict) else None,
-            "longitude": _float_or_none(location.get("longitude")) if isinstance(location, dict) else None,
-            "address": location.get("address") if isinstance(location, dict) else None,
-            "status": "received",
-            "private": category.private,
-            "language": context.language,
-            "channel": context.channel,
-            "resident_id": context.resident_id,
-            "conversation_id": context.conversation_id,
-            "created_at": stamp,
-            "updated_at": stamp,
-        },
-    ).fetchone()[0]
-    ticket = ticket_number(context.config.ticket_prefix, now.year, request_id)
-    _SET_TICKET.run(context.connection, {"request_id": request_id, "ticket": ticket})
+    ticket = store_request(
+        context,
+        category=category.key,
+        department=department.key,
+        private=category.private,
+        description=str(answers.get("description") or ""),
+        photo=answers.get("photo"),
+        location=answers.get("location"),
+    )
     department_name = department.name.get(context.language) or next(iter(department.name.values()))
     return ActionResult(
         values={"ticket": ticket, "department": department.key}, shown={"ticket": ticket, "department": department_name}

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 
 from bot.actions.base import ActionContext, ActionResult
-from bot.actions.incidents import ticket_number
+from bot.actions.incidents import store_request
 from bot.config import Config
 from models import ServiceRequest
-from models.rawsql import RawStatement, db_time, raw_insert
+from models.rawsql import RawStatement
 
 __all__ = ["LIST_LIMIT", "POLICE_CATEGORY", "POLICE_DEPARTMENT", "create_police_report", "list_my_requests"]
 
@@ -27,26 +27,6 @@ _MINE = RawStatement(
     .where(REQUESTS.c.resident_id == bindparam("resident_id"))
     .order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc())
     .limit(LIST_LIMIT)
-)
-_COLUMNS = (
-    "category",
-    "department",
-    "description",
-    "latitude",
-    "longitude",
-    "address",
-    "status",
-    "private",
-    "language",
-    "channel",
-    "resident_id",
-    "conversation_id",
-    "created_at",
-    "updated_at",
-)
-_NEW_REQUEST = raw_insert(REQUESTS, _COLUMNS, returning="id")
-_SET_TICKET = RawStatement(
-    update(REQUESTS).where(REQUESTS.c.id == bindparam("request_id")).values(ticket=bindparam("ticket"))
 )
 
 
@@ -88,39 +68,17 @@ def list_my_requests(context: ActionContext) -> ActionResult:
     return ActionResult(values={"requests": "\n".join(lines)}, branch="some" if lines else "none")
 
 
-def _float_or_none(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def create_police_report(context: ActionContext) -> ActionResult:
     """Store a private report for the Policía Local (category ``police``, never public).
 
     Needs the answer ``description``; ``location`` is optional. Provides ``ticket``.
     """
-    answers = context.answers
-    location = answers.get("location")
-    place = location if isinstance(location, dict) else {}
-    now = datetime.now(UTC)
-    stamp = db_time(context.connection, now)
-    request_id = _NEW_REQUEST.run(
-        context.connection,
-        {
-            "category": POLICE_CATEGORY,
-            "department": POLICE_DEPARTMENT,
-            "description": str(answers.get("description") or ""),
-            "latitude": _float_or_none(place.get("latitude")),
-            "longitude": _float_or_none(place.get("longitude")),
-            "address": place.get("address"),
-            "status": "received",
-            "private": True,
-            "language": context.language,
-            "channel": context.channel,
-            "resident_id": context.resident_id,
-            "conversation_id": context.conversation_id,
-            "created_at": stamp,
-            "updated_at": stamp,
-        },
-    ).fetchone()[0]
-    ticket = ticket_number(context.config.ticket_prefix, now.year, request_id)
-    _SET_TICKET.run(context.connection, {"request_id": request_id, "ticket": ticket})
+    ticket = store_request(
+        context,
+        category=POLICE_CATEGORY,
+        department=POLICE_DEPARTMENT,
+        private=True,
+        description=str(context.answers.get("description") or ""),
+        location=context.answers.get("location"),
+    )
     return ActionResult(values={"ticket": ticket})
