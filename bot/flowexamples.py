@@ -48,6 +48,7 @@ from bot.errors import FlowError, FlowErrors
 from bot.flows import NOT_FLOWS
 from bot.messages import Location
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
+from bot.yamlfile import show_value as _show
 from models import ServiceRequest
 
 __all__ = [
@@ -312,18 +313,6 @@ class _Reader:
         items = list(raw) if isinstance(raw, CommentedSeq) else [raw]
         line = key_line(node, "not_saved")
         return tuple(kind for kind in (self.kind(item, line) for item in items) if kind is not None)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, CommentedMap):
-        return "a block of keys"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "`true`" if value else "`false`"
-    return f"`{value}`"
 
 
 def parse_examples(text: str, path: str, languages: Sequence[str], flows: Sequence[str]) -> ExampleFile:

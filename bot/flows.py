@@ -41,6 +41,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from bot.errors import FlowError, FlowErrors
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
+from bot.yamlfile import show_value as _show
 
 __all__ = [
     "INPUT_KINDS",
@@ -298,18 +299,6 @@ class _Reader:
             )
             return None
         return value
-
-
-def _show(value: object) -> str:
-    if isinstance(value, CommentedMap):
-        return "a block of keys"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "`true`" if value else "`false`"
-    return f"`{value}`"
 
 
 def _placeholders(text: str) -> tuple[list[str], bool]:

@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-__all__ = ["YamlProblem", "key_line", "node_line", "read_yaml", "read_yaml_text"]
+__all__ = ["YamlProblem", "key_line", "node_line", "read_yaml", "read_yaml_text", "show_value"]
 
 
 class YamlProblem(Exception):
@@ -76,3 +76,16 @@ def key_line(node: object, key: object) -> int | None:
         except (KeyError, TypeError):
             return node_line(node)
     return node_line(node)
+
+
+def show_value(value: object) -> str:
+    """A value as an error message quotes it to an admin ("a list", "`true`", "`foo`")."""
+    if isinstance(value, CommentedMap):
+        return "a block of keys"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
