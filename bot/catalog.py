@@ -43,6 +43,7 @@ def flow_context(config: Config) -> FlowContext:
         languages=config.languages,
         option_sources={"categories": categories, "topics": topics},
         actions={name: spec.provides for name, spec in ACTIONS.items()},
+        lists={name: spec.lists for name, spec in ACTIONS.items() if spec.lists},
     )
 
 

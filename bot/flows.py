@@ -173,14 +173,21 @@ class Flow:
 class FlowContext:
     """What validation needs from outside: languages, option sources, actions, other flows.
 
-    ``actions`` maps an action name to the placeholder names it provides.
-    ``builtins`` are placeholders the engine always fills.
+    ``actions`` maps an action name to the placeholder names it provides;
+    ``lists`` an action name to the option lists it fills at run time (an
+    ``options_from`` that is not one of ``option_sources`` must be filled by an
+    action of the same flow). ``builtins`` are placeholders the engine always fills.
     """
 
     languages: tuple[str, ...]
     option_sources: Mapping[str, tuple[OptionSpec, ...]]
     actions: Mapping[str, tuple[str, ...]]
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     builtins: tuple[str, ...] = ("summary", "town")
+
+    def list_fillers(self, name: str) -> tuple[str, ...]:
+        """The actions that fill the run-time option list ``name``."""
+        return tuple(sorted(action for action, names in self.lists.items() if name in names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +398,7 @@ def _parse(text: str, path: str, context: FlowContext) -> tuple[Flow | None, lis
                     gotos.append((step.goto, key_line(node, "goto") or step.line))
         _check_graph(reader, root, steps, start, next_lines)
         _check_placeholders(reader, steps, context, text_lines)
+        _check_lists(reader, steps, context)
     if reader.errors or name is None or start is None:
         return None, reader.errors, gotos
     flow = Flow(
@@ -462,11 +470,16 @@ def _parse_step(reader: _Reader, name: str, line: int, node: object, context: Fl
             f"{_listing(context.option_sources)}",
             name,
         )
-    if options_from is not None and options_from not in context.option_sources:
+    if (
+        options_from is not None
+        and options_from not in context.option_sources
+        and not context.list_fillers(options_from)
+    ):
+        known = {*context.option_sources, *(n for names in context.lists.values() for n in names)}
         reader.fail(
             key_line(node, "options_from"),
             f"unknown option list `{options_from}` in {where}",
-            _did_you_mean(options_from, context.option_sources, f"known lists are: {_listing(context.option_sources)}"),
+            _did_you_mean(options_from, known, f"known lists are: {_listing(known)}"),
             name,
         )
     action = reader.word(node, "action", where, name)
@@ -604,7 +617,15 @@ def _check_branches(reader: _Reader, step: Step, line: int, context: FlowContext
     if step.input == "choice":
         source = context.option_sources.get(step.options_from) if step.options_from is not None else step.options
         if source is None:
-            return  # the unknown option list is reported already
+            if step.options_from is not None and context.list_fillers(step.options_from):
+                reader.fail(
+                    line,
+                    f"the options of {where} are only known when the bot runs (`{step.options_from}`), "
+                    "so `next` cannot list them",
+                    "write `next: state_name`; the answer is saved with `save:`",
+                    step.name,
+                )
+            return  # else the unknown option list is reported already
         allowed = {o.key for o in source}
         for key in sorted(keys - allowed):
             reader.fail(
@@ -694,6 +715,25 @@ def _check_graph(
                     "make one state of the loop ask a question, or end the loop",
                     step.name,
                 )
+
+
+def _check_lists(reader: _Reader, steps: Mapping[str, Step], context: FlowContext) -> None:
+    """A run-time option list must be filled by an action of a state that can come before."""
+    for step in steps.values():
+        name = step.options_from
+        if name is None or name in context.option_sources:
+            continue
+        fillers = context.list_fillers(name)
+        if not fillers:
+            continue  # reported as an unknown list
+        if any(s.action in fillers and step.name in _reachable(steps, s.name) for s in steps.values()):
+            continue
+        reader.fail(
+            step.line,
+            f"the options of state `{step.name}` come from `{name}`, which no earlier state fills",
+            f"add an earlier state with `action: {fillers[0]}`",
+            step.name,
+        )
 
 
 def _check_placeholders(

@@ -15,13 +15,14 @@ Saved answers live in ``conversation.data``:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from bot.actions import ACTIONS, ActionContext
 from bot.answers import MAX_TEXT, Accepted, Rejected, options_for, read_answer
-from bot.flows import Step
+from bot.flows import OptionSpec, Step
 from bot.machine import CompiledFlow
 from bot.messages import InboundMessage, Option
 from bot.outbox import Reply
@@ -56,6 +57,7 @@ class Turn:
         data.setdefault("shown", {})
         data.setdefault("history", [])
         data.setdefault("pending", None)
+        data.setdefault("lists", {})
 
     # -- what the bot says -------------------------------------------------
 
@@ -108,8 +110,18 @@ class Turn:
     def step(self) -> Step:
         return self.flow.flow.states[self.conversation.state]
 
-    def options(self, step: Step) -> tuple[Option, ...]:
-        return options_for(step, self.language, self.engine.option_sources, self.engine.catalog.snapshot.flows.messages)
+    def options(self, step: Step, language: str | None = None) -> tuple[Option, ...]:
+        return options_for(
+            step, language or self.language, self._sources(step), self.engine.catalog.snapshot.flows.messages
+        )
+
+    def _sources(self, step: Step) -> Mapping[str, tuple[OptionSpec, ...]]:
+        """config.yaml's option lists, or the run-time list an action filled for this step."""
+        name = step.options_from
+        if name is None or name in self.engine.option_sources:
+            return self.engine.option_sources
+        stored = self.conversation.data["lists"].get(name) or []
+        return {name: tuple(OptionSpec(key=str(item["key"]), label=dict(item["label"])) for item in stored)}
 
     def ask(self) -> None:
         """Ask the current state's question again (with whatever was said before it)."""
@@ -203,9 +215,7 @@ class Turn:
         for language in self.engine.config.languages:
             if language == self.language:
                 continue
-            others = options_for(
-                step, language, self.engine.option_sources, self.engine.catalog.snapshot.flows.messages
-            )
+            others = self.options(step, language)
             found = read_answer(step, others, message, language, self.engine.today())
             if isinstance(found, Accepted):
                 display = next((o.label for o in options if o.key == found.value), found.display)
@@ -272,6 +282,8 @@ class Turn:
         conversation.data["answers"].update(result.values)
         for key, value in result.values.items():
             conversation.data["shown"][key] = result.shown.get(key, str(value))
+        for key, specs in result.lists.items():
+            conversation.data["lists"][key] = [{"key": spec.key, "label": dict(spec.label)} for spec in specs]
         return result.branch
 
     def _start_flow(self, compiled: CompiledFlow) -> None:
@@ -281,6 +293,7 @@ class Turn:
         conversation.state = compiled.flow.start
         conversation.data["answers"] = {}
         conversation.data["shown"] = {}
+        conversation.data["lists"] = {}
 
     def _finish(self) -> None:
         """The flow ended: back to the main menu, forgetting this flow's answers."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bot.config import Config
+from bot.flows import OptionSpec
 
 __all__ = ["ActionContext", "ActionResult", "ActionSpec"]
 
@@ -37,19 +38,23 @@ class ActionResult:
 
     ``values`` are saved as answers (raw values); ``shown`` as their display
     text for templates (defaults to ``str(value)``); ``branch`` picks a
-    ``next`` mapping entry.
+    ``next`` mapping entry. ``lists`` are option lists for a later
+    ``input: choice`` with ``options_from: <name>`` (free days, open slots...).
     """
 
     values: Mapping[str, Any] = field(default_factory=dict)
     shown: Mapping[str, str] = field(default_factory=dict)
     branch: str | None = None
+    lists: Mapping[str, tuple[OptionSpec, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
-    """A registry entry: the name flows use, the function, and the names it provides."""
+    """A registry entry: the name flows use, the function, the names it provides,
+    its branches and the option lists it fills (for ``options_from``)."""
 
     name: str
     run: Callable[[ActionContext], ActionResult]
     provides: tuple[str, ...] = ()
     branches: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()
