@@ -73,7 +73,7 @@ def test_lists_only_the_residents_own_reports_newest_first(config: Config, datab
     assert "Limpieza" in lines[0] and "Alumbrado público" in lines[1]
     assert "Agua" not in answer
 
-    answer = bob.say("3")
+    answer = bob.say("6")
     assert other in answer and first not in answer and second not in answer
 
 
