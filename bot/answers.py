@@ -21,6 +21,9 @@ What each kind accepts:
 - ``date``: hoy/today, mañana/tomorrow, pasado mañana, ayer/yesterday, a weekday
   (the next one after today), ``dd/mm``, ``dd/mm/yyyy``, ``yyyy-mm-dd``,
   ``15 de marzo``. Value: ISO ``yyyy-mm-dd``.
+- ``time``: ``10:30``, ``10.30``, ``10h``, ``a las 10 y media``, ``5 de la
+  tarde``, ``5 pm``, ``half past 10``, ``quarter to 11``, ``mediodía``/``noon``.
+  A bare hour is read on the 24-hour clock (``5`` is 05:00). Value: ``HH:MM``.
 - ``photo``: the first photo -> ``{"ref", "mime_type"}``.
 - ``location``: a shared location, coordinates, or a map link ->
   ``{"latitude", "longitude", "address": None}``; else a typed address (4 letters
@@ -146,6 +149,8 @@ def read_answer(
         return _read_number(text, language)
     if kind == "date":
         return _read_date(text, today)
+    if kind == "time":
+        return _read_time(text)
     if kind == "photo":
         return _read_photo(message, language)
     if kind == "location":
@@ -374,6 +379,65 @@ def _parse_date(raw: str, said: str, today: date) -> date | None:
     except ValueError:
         return None
     return None
+
+
+_TIME_FILLER = re.compile(r"^(?:a las|sobre las|hacia las|como a las|las|a la|la|at|around|about|by)\s+")
+_TIME_WORDS = {"mediodia": (12, 0), "medio dia": (12, 0), "noon": (12, 0), "midday": (12, 0)}
+_TIME_WORDS |= {"medianoche": (0, 0), "midnight": (0, 0)}
+_CLOCK = re.compile(
+    r"(\d{1,2})(?:\s*h(?:oras|rs)?)?(?:\s*(\d{2}))?\s*(?:h(?:oras|rs)?)?"
+    r"(?:\s+(y media|y cuarto|menos cuarto))?"
+    r"(?:\s*(am|a m|pm|p m|de la manana|de la tarde|de la noche|in the morning|in the afternoon|in the evening"
+    r"|at night))?"
+)
+_PAST = re.compile(r"(half|quarter) past (\d{1,2})(?:\s*(am|a m|pm|p m))?")
+_TO = re.compile(r"quarter to (\d{1,2})(?:\s*(am|a m|pm|p m))?")
+_AFTERNOON = frozenset({"pm", "p m", "de la tarde", "de la noche", "in the afternoon", "in the evening", "at night"})
+
+
+def _read_time(text: str) -> Accepted | Rejected:
+    found = _parse_time(_norm(text[:60]))
+    if found is None:
+        return Rejected("hint_time")
+    shown = f"{found[0]:02d}:{found[1]:02d}"
+    return Accepted(shown, shown)
+
+
+def _parse_time(said: str) -> tuple[int, int] | None:
+    while _TIME_FILLER.match(said):
+        said = _TIME_FILLER.sub("", said, count=1)
+    if said in _TIME_WORDS:
+        return _TIME_WORDS[said]
+    hour: int
+    minute: int
+    part: str | None
+    if match := _PAST.fullmatch(said):
+        hour, minute, part = int(match.group(2)), 30 if match.group(1) == "half" else 15, match.group(3)
+    elif match := _TO.fullmatch(said):
+        hour, minute, part = int(match.group(1)) - 1, 45, match.group(2)
+    elif match := _CLOCK.fullmatch(said):
+        hour, minute, part = int(match.group(1)), int(match.group(2) or 0), match.group(4)
+        extra = match.group(3)
+        if extra and match.group(2):
+            return None  # "10:30 y media"
+        if extra == "y media":
+            minute = 30
+        elif extra == "y cuarto":
+            minute = 15
+        elif extra == "menos cuarto":
+            hour, minute = hour - 1, 45
+    else:
+        return None
+    if part is not None:
+        if not 0 <= hour <= 12:
+            return None  # "15 pm"
+        if part in _AFTERNOON and hour < 12:
+            hour += 12
+        elif part in {"am", "a m"} and hour == 12:
+            hour = 0
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return hour, minute
 
 
 def _read_photo(message: InboundMessage, language: str) -> Accepted | Rejected:

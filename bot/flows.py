@@ -61,7 +61,17 @@ __all__ = [
 Text = Mapping[str, str]
 """A text per language code (``{"es": "Hola", "en": "Hello"}``)."""
 
-INPUT_KINDS: tuple[str, ...] = ("text", "choice", "yes_no", "number", "date", "photo", "location", "none")
+INPUT_KINDS: tuple[str, ...] = (
+    "text",
+    "choice",
+    "yes_no",
+    "number",
+    "date",
+    "time",
+    "photo",
+    "location",
+    "none",
+)
 OPTIONAL_KINDS: tuple[str, ...] = ("text", "photo", "location")
 MESSAGES_FILE = "messages.yaml"
 NOT_FLOWS: tuple[str, ...] = (MESSAGES_FILE, "words.yaml")
@@ -77,6 +87,7 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "hint_text_too_long",
     "hint_number",
     "hint_date",
+    "hint_time",
     "hint_photo",
     "hint_location",
     "hint_not_text",

@@ -229,6 +229,45 @@ def test_date_rejects(said: str) -> None:
     assert answer(step("date"), msg(said)) == Rejected("hint_date")
 
 
+# -- time ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "value"),
+    [
+        ("10:30", "10:30"),
+        ("10.30", "10:30"),
+        ("9", "09:00"),
+        ("10h", "10:00"),
+        ("17:00h", "17:00"),
+        ("a las 10 y media", "10:30"),
+        ("sobre las 9 y cuarto", "09:15"),
+        ("las 9 menos cuarto", "08:45"),
+        ("5 de la tarde", "17:00"),
+        ("8 de la mañana", "08:00"),
+        ("5 pm", "17:00"),
+        ("5:15pm", "17:15"),
+        ("10:30 a.m.", "10:30"),
+        ("12 am", "00:00"),
+        ("12 pm", "12:00"),
+        ("half past 10", "10:30"),
+        ("quarter to 11", "10:45"),
+        ("at 4 pm", "16:00"),
+        ("mediodía", "12:00"),
+        ("Noon", "12:00"),
+        ("0:05", "00:05"),
+    ],
+)
+def test_time(said: str, value: str) -> None:
+    result = answer(step("time"), msg(said))
+    assert result == Accepted(value, value), said
+
+
+@pytest.mark.parametrize("said", ["25:00", "10:75", "15 pm", "pronto", "3 o 4", "", "10:30 y media", "0 menos cuarto"])
+def test_time_rejects(said: str) -> None:
+    assert answer(step("time"), msg(said)) == Rejected("hint_time")
+
+
 # -- photo ---------------------------------------------------------------------------------------------------------
 
 
@@ -307,7 +346,7 @@ NASTY: tuple[InboundMessage, ...] = (
     msg("\u0301" * 1000),
     msg("ǅ ß ﬁ Ⅻ ①"),
 )
-KINDS = ("text", "choice", "yes_no", "number", "date", "photo", "location", "none")
+KINDS = ("text", "choice", "yes_no", "number", "date", "time", "photo", "location", "none")
 
 
 @pytest.mark.parametrize("kind", KINDS)
