@@ -33,6 +33,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.conditions import Rule, plain
 from bot.flows import Flow, Step, Text
 
 __all__ = ["mermaid", "svg"]
@@ -98,7 +99,26 @@ def _targets(step: Step) -> list[tuple[str, str]]:
         for answer, target in step.next.items():
             answers.setdefault(target, []).append(answer)
         return [(target, " / ".join(keys)) for target, keys in answers.items()]
+    if isinstance(step.next, tuple):
+        return [(rule.target, _rule_label(rule)) for rule in step.next]
     return []
+
+
+def _rule_label(rule: Rule) -> str:
+    """``if`` tests as a short arrow label (``age ≥ 65, resident verified``); ``else`` for the last rule."""
+    if not rule.tests:
+        return "else"
+    parts: list[str] = []
+    for test in rule.tests:
+        if test.empty:
+            parts.append(f"no {test.name}")
+        elif test.low is not None or test.high is not None:
+            low = f"{plain(test.low)} ≤ " if test.low is not None else ""
+            high = f" ≤ {plain(test.high)}" if test.high is not None else ""
+            parts.append(f"{low}{test.name}{high}")
+        else:
+            parts.append(f"{test.name} {' / '.join(test.any_of)}")
+    return ", ".join(parts)
 
 
 def _graph(flow: Flow, language: str) -> _Graph:

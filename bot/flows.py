@@ -37,8 +37,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bot.conditions import RESIDENT, RESIDENT_VALUES, Check, Rule, plain
 from bot.errors import FlowError, FlowErrors
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
 from bot.yamlfile import show_value as _show
@@ -151,7 +152,7 @@ class Step:
     options: tuple[OptionSpec, ...] = ()
     options_from: str | None = None
     save: str | None = None
-    next: str | Mapping[str, str] | None = None
+    next: str | Mapping[str, str] | tuple[Rule, ...] | None = None
     action: str | None = None
     goto: str | None = None
     end: bool = False
@@ -410,6 +411,7 @@ def _parse(text: str, path: str, context: FlowContext) -> tuple[Flow | None, lis
         _check_graph(reader, root, steps, start, next_lines)
         _check_placeholders(reader, steps, context, text_lines)
         _check_lists(reader, steps, context)
+        _check_rules(reader, steps, context, next_lines)
     if reader.errors or name is None or start is None:
         return None, reader.errors, gotos
     flow = Flow(
@@ -582,11 +584,15 @@ def _parse_options(reader: _Reader, node: CommentedMap, where: str, state: str) 
     return tuple(result)
 
 
-def _parse_next(reader: _Reader, node: CommentedMap, where: str, state: str) -> str | Mapping[str, str] | None:
+def _parse_next(
+    reader: _Reader, node: CommentedMap, where: str, state: str
+) -> str | Mapping[str, str] | tuple[Rule, ...] | None:
     if "next" not in node:
         return None
     value = node["next"]
     line = key_line(node, "next")
+    if isinstance(value, CommentedSeq):
+        return _parse_rules(reader, value, line, where, state)
     if isinstance(value, CommentedMap):
         result: dict[str, str] = {}
         for key, target in value.items():
@@ -609,6 +615,134 @@ def _parse_next(reader: _Reader, node: CommentedMap, where: str, state: str) -> 
         )
         return None
     return str(value).strip()
+
+
+_RULE_FORM = "write `- if: {name: value}` and `then: state` for each rule, and `- else: state` last"
+
+
+def _parse_rules(
+    reader: _Reader, items: CommentedSeq, line: int | None, where: str, state: str
+) -> tuple[Rule, ...] | None:
+    """``next`` as a list of ``- if: {...}`` / ``then:`` rules ending with ``- else: state``."""
+    rules: list[Rule] = []
+    ok = True
+    for index, item in enumerate(items):
+        item_line = items.lc.item(index)[0] + 1
+        last = index == len(items) - 1
+        if not isinstance(item, CommentedMap):
+            reader.fail(
+                item_line, f"rule {index + 1} of `next` in {where} should be a block of keys", _RULE_FORM, state
+            )
+            ok = False
+            continue
+        reader.known_keys(item, ("if", "then", "else"), f"rule {index + 1} of `next` in {where}", state)
+        if "else" in item:
+            if "if" in item or "then" in item or not last:
+                reader.fail(
+                    item_line,
+                    f"`else` in `next` of {where} must be alone and last",
+                    "write `- else: state` as the last rule",
+                    state,
+                )
+                ok = False
+            target = _rule_target(reader, item, "else", where, state)
+            if target is not None:
+                rules.append(Rule((), target, item_line))
+            continue
+        if "if" not in item or "then" not in item:
+            missing = "then" if "if" in item else "if"
+            reader.fail(item_line, f"rule {index + 1} of `next` in {where} has no `{missing}`", _RULE_FORM, state)
+            ok = False
+            continue
+        tests = _parse_tests(reader, item, where, state)
+        target = _rule_target(reader, item, "then", where, state)
+        if tests is None or target is None:
+            ok = False
+            continue
+        rules.append(Rule(tests, target, item_line))
+    if not items or "else" not in (items[-1] if isinstance(items[-1], CommentedMap) else {}):
+        reader.fail(
+            line,
+            f"the rules of `next` in {where} do not end with `- else: state`",
+            "add `- else: state` as the last rule, for when no `if` holds",
+            state,
+        )
+        ok = False
+    return tuple(rules) if ok or rules else None  # partial rules keep the graph checks honest
+
+
+def _rule_target(reader: _Reader, item: CommentedMap, key: str, where: str, state: str) -> str | None:
+    target = item[key]
+    if isinstance(target, bool) or not isinstance(target, (str, int)) or not str(target).strip():
+        reader.fail(
+            key_line(item, key),
+            f"`{key}` in `next` of {where} should name a state, found {_show(target)}",
+            f"write `{key}: state_name`",
+            state,
+        )
+        return None
+    return str(target).strip()
+
+
+def _parse_tests(reader: _Reader, item: CommentedMap, where: str, state: str) -> tuple[Check, ...] | None:
+    condition = item["if"]
+    line = key_line(item, "if")
+    if not isinstance(condition, CommentedMap) or not condition:
+        reader.fail(
+            line,
+            f"`if` in `next` of {where} should be a block of `name: value` tests, found {_show(condition)}",
+            "write e.g. `if: {category: noise}`, `if: {resident: verified}` or `if: {age: {min: 65}}`",
+            state,
+        )
+        return None
+    tests: list[Check] = []
+    for name, value in condition.items():
+        test = _parse_test(reader, str(name), value, key_line(condition, name) or line, where, state)
+        if test is None:
+            return None
+        tests.append(test)
+    return tuple(tests)
+
+
+def _parse_test(reader: _Reader, name: str, value: object, line: int | None, where: str, state: str) -> Check | None:
+    scalar = (str, int, float)
+    if name == RESIDENT:
+        values = value if isinstance(value, CommentedSeq) else [value]
+        if not values or any(v not in RESIDENT_VALUES for v in values):
+            reader.fail(
+                line,
+                f"`resident` in `next` of {where} should be `verified` or `not_verified`, found {_show(value)}",
+                "write `if: {resident: verified}`",
+                state,
+            )
+            return None
+        return Check(name, any_of=tuple(str(v) for v in values))
+    if value is None:
+        return Check(name, empty=True)
+    if isinstance(value, CommentedMap):
+        bounds = {str(k): v for k, v in value.items()}
+        good = bool(bounds) and set(bounds) <= {"min", "max"}
+        good = good and all(not isinstance(v, bool) and isinstance(v, (int, float)) for v in bounds.values())
+        if not good:
+            reader.fail(
+                line,
+                f"the test on `{name}` in `next` of {where} should be `{{min: number, max: number}}`, "
+                f"found {_show(value)}",
+                "write e.g. `{min: 65}` or `{min: 1, max: 10}`",
+                state,
+            )
+            return None
+        return Check(name, low=bounds.get("min"), high=bounds.get("max"))
+    values = list(value) if isinstance(value, CommentedSeq) else [value]
+    if not values or any(isinstance(v, bool) or not isinstance(v, scalar) for v in values):
+        reader.fail(
+            line,
+            f"the test on `{name}` in `next` of {where} should be a value or a list of values, found {_show(value)}",
+            "write e.g. `category: noise` or `category: [noise, water]`",
+            state,
+        )
+        return None
+    return Check(name, any_of=tuple(plain(v) for v in values))
 
 
 def _check_branches(reader: _Reader, step: Step, line: int, context: FlowContext) -> None:
@@ -665,6 +799,8 @@ def _edges(step: Step) -> list[str]:
         return [step.next]
     if isinstance(step.next, Mapping):
         return list(step.next.values())
+    if isinstance(step.next, tuple):
+        return [rule.target for rule in step.next]
     return []
 
 
@@ -747,9 +883,8 @@ def _check_lists(reader: _Reader, steps: Mapping[str, Step], context: FlowContex
         )
 
 
-def _check_placeholders(
-    reader: _Reader, steps: Mapping[str, Step], context: FlowContext, lines: Mapping[tuple[str, str], int]
-) -> None:
+def _saved_before(steps: Mapping[str, Step], context: FlowContext) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The names each state saves (``save:`` or its action's provides), and those saved before each state."""
     provided: dict[str, set[str]] = {}
     for step in steps.values():
         names = set(context.actions.get(step.action, ())) if step.action else set()
@@ -760,6 +895,58 @@ def _check_placeholders(
     for name in steps:
         for later in _reachable(steps, name):
             before[later] |= provided[name]
+    return provided, before
+
+
+def _check_rules(reader: _Reader, steps: Mapping[str, Step], context: FlowContext, lines: Mapping[str, int]) -> None:
+    """Each ``if`` tests a name saved by then, against values that answer can have."""
+    provided, before = _saved_before(steps, context)
+    answers: dict[str, set[str] | None] = {}  # saved name -> the keys it can hold (None: any value)
+    for step in steps.values():
+        if step.save is None:
+            continue
+        keys: set[str] | None = None
+        if step.input == "yes_no":
+            keys = {"yes", "no"}
+        elif step.input == "choice":
+            source = context.option_sources.get(step.options_from) if step.options_from else step.options
+            keys = {o.key for o in source} if source is not None else None
+        known = answers.get(step.save, set())
+        answers[step.save] = None if keys is None or known is None else known | keys
+    for step in steps.values():
+        if not isinstance(step.next, tuple):
+            continue
+        known_names = before[step.name] | provided[step.name]
+        for rule in step.next:
+            line = rule.line or lines.get(step.name, step.line)
+            for test in rule.tests:
+                if test.name == RESIDENT:
+                    continue
+                if test.name not in known_names:
+                    everything = {n for names in provided.values() for n in names} | {RESIDENT}
+                    reader.fail(
+                        line,
+                        f"`next` in state `{step.name}` tests `{test.name}`, which no earlier state saves",
+                        _did_you_mean(test.name, everything, f"test one of: {_listing(known_names | {RESIDENT})}"),
+                        step.name,
+                    )
+                    continue
+                allowed = answers.get(test.name)
+                for value in test.any_of:
+                    if allowed is not None and value not in allowed:
+                        reader.fail(
+                            line,
+                            f"`next` in state `{step.name}` tests `{test.name}` for `{value}`, "
+                            "which that answer can never be",
+                            _did_you_mean(value, allowed, f"it can be: {_listing(allowed)}"),
+                            step.name,
+                        )
+
+
+def _check_placeholders(
+    reader: _Reader, steps: Mapping[str, Step], context: FlowContext, lines: Mapping[tuple[str, str], int]
+) -> None:
+    provided, before = _saved_before(steps, context)
     for step in steps.values():
         own = set(context.actions.get(step.action, ())) if step.action else set()
         known = set(context.builtins) | own | before[step.name]

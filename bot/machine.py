@@ -7,7 +7,9 @@ The machine is synchronous and its callbacks do no I/O: actions run as engine
 steps around the trigger, not inside it.
 
 ``advance`` moves along ``next``: a plain ``next: state`` always; a mapping
-``next: {yes: a, no: b}`` only for the branch the answer (or action) gave.
+``next: {yes: a, no: b}`` only for the branch the answer (or action) gave; a
+list of rules (:mod:`bot.conditions`) to the first whose tests hold on the
+saved answers and the resident, tried in the order written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from transitions import EventData, Machine
 from transitions.core import MachineError
 
+from bot.conditions import Rule
 from bot.errors import FlowError
 from bot.flows import Flow
 
@@ -46,6 +49,16 @@ class _BranchIs:
         return bool(event.kwargs.get("branch") == self.key)
 
 
+@dataclass(frozen=True, slots=True)
+class _RuleHolds:
+    """A transition condition: ``rule`` holds on the answers and the resident passed with the trigger."""
+
+    rule: Rule
+
+    def __call__(self, event: EventData) -> bool:
+        return self.rule.holds(event.kwargs.get("answers") or {}, bool(event.kwargs.get("verified")))
+
+
 class CompiledFlow:
     """One flow version and its machine; shared by every conversation on that version."""
 
@@ -62,13 +75,16 @@ class CompiledFlow:
     def version(self) -> str:
         return self.flow.version
 
-    def advance(self, state: str, branch: str | None) -> str | None:
-        """The state after ``state`` for ``branch``, or None when no ``next`` applies."""
+    def advance(
+        self, state: str, branch: str | None, answers: Mapping[str, Any] | None = None, verified: bool = False
+    ) -> str | None:
+        """The state after ``state`` for ``branch`` (and, for rules, the saved ``answers`` and whether
+        the resident is ``verified``), or None when no ``next`` applies."""
         if self._advance is None:
             return None
         run = Run(state)
         try:
-            moved = self._advance.trigger(run, branch=branch)
+            moved = self._advance.trigger(run, branch=branch, answers=answers or {}, verified=verified)
         except MachineError:
             return None
         return run.state if moved else None
@@ -93,8 +109,14 @@ def compile_flow(flow: Flow) -> CompiledFlow:
         elif isinstance(target, Mapping):
             for key, dest in target.items():
                 machine.add_transition(ADVANCE, step.name, dest, conditions=[_BranchIs(str(key))])
+        elif isinstance(target, tuple) and all(isinstance(rule, Rule) for rule in target):
+            for rule in target:  # transitions tries them in the order added: the first that holds wins
+                machine.add_transition(ADVANCE, step.name, rule.target, conditions=[_RuleHolds(rule)])
         else:  # validation rejects this; keep the machine honest anyway
             raise FlowError(
-                flow.path, step.line, f"state {step.name!r}: `next` is neither a state nor a mapping", state=step.name
+                flow.path,
+                step.line,
+                f"state {step.name!r}: `next` is neither a state, a mapping nor rules",
+                state=step.name,
             )
     return CompiledFlow(flow, machine)

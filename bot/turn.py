@@ -223,10 +223,13 @@ class Turn:
         return rejected
 
     def move(self, state: str, branch: str | None) -> None:
-        target = self.flow.advance(state, branch)
+        target = self._advance(state, branch)
         if target is None:
             raise FlowBroken(f"no `next` from {state!r} for answer {branch!r}")
         self.enter(target)
+
+    def _advance(self, state: str, branch: str | None) -> str | None:
+        return self.flow.advance(state, branch, self.conversation.data["answers"], self.conversation.verified)
 
     def enter(self, state: str) -> None:
         """Enter ``state`` and keep going until a state waits for an answer or the flow ends."""
@@ -256,7 +259,7 @@ class Turn:
             if step.end:
                 self._finish()
                 return
-            target = self.flow.advance(step.name, branch)
+            target = self._advance(step.name, branch)
             if target is None:
                 raise FlowBroken(f"state {step.name!r} does not wait, does not end and has no `next`")
             state = target
