@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from bot.actions import ACTIONS
 from bot.config import Config
 from bot.errors import FlowError, FlowErrors
-from bot.flows import Flow, FlowContext, FlowSet, OptionSpec, load_flows, parse_flow
+from bot.flows import PARTS_DIR, Flow, FlowContext, FlowSet, OptionSpec, load_flows, parse_flow, saved_names
 from bot.machine import CompiledFlow, compile_flow
 from bot.words import GlobalWords, load_words
 from models import FlowVersion
@@ -58,8 +58,8 @@ class Snapshot:
 
 
 def _fingerprint(directory: Path) -> tuple[tuple[str, float, int], ...]:
-    files = sorted(directory.glob("*.yaml"))
-    return tuple((f.name, f.stat().st_mtime, f.stat().st_size) for f in files)
+    files = sorted([*directory.glob("*.yaml"), *(directory / PARTS_DIR).glob("*.yaml")])
+    return tuple((str(f.relative_to(directory)), f.stat().st_mtime, f.stat().st_size) for f in files)
 
 
 def load_snapshot(config: Config) -> Snapshot:
@@ -139,7 +139,10 @@ class FlowCatalog:
         if row is None:
             log.warning("flow %s version %s is unknown; using the current version", name, version)
             return self.current(name)
-        flow = parse_flow(row.source, row.path, flow_context(self._config))
+        context = flow_context(self._config)
+        current = self._snapshot.flows.flows
+        context = replace(context, called={n: frozenset(saved_names(f, context)) for n, f in current.items()})
+        flow = parse_flow(row.source, row.path, context)
         compiled = compile_flow(flow)
         with self._lock:
             self._versions[(name, version)] = compiled

@@ -34,7 +34,7 @@ import difflib
 import hashlib
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -57,6 +57,7 @@ __all__ = [
     "load_flows",
     "load_messages",
     "parse_flow",
+    "saved_names",
 ]
 
 Text = Mapping[str, str]
@@ -108,6 +109,8 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 
 _FLOW_KEYS = ("flow", "title", "start", "requires", "states")
+PARTS_DIR = "parts"
+"""The sub-folder of flows that are only called by other flows (``call:``), never started from a menu."""
 _STATE_KEYS = (
     "ask",
     "say",
@@ -118,6 +121,7 @@ _STATE_KEYS = (
     "next",
     "action",
     "goto",
+    "call",
     "end",
     "optional",
     "min_length",
@@ -155,6 +159,7 @@ class Step:
     next: str | Mapping[str, str] | tuple[Rule, ...] | None = None
     action: str | None = None
     goto: str | None = None
+    call: str | None = None
     end: bool = False
     optional: bool = False
     min_length: int | None = None
@@ -179,6 +184,7 @@ class Flow:
     start: str
     requires: str | None
     states: Mapping[str, Step]
+    part: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,7 @@ class FlowContext:
     option_sources: Mapping[str, tuple[OptionSpec, ...]]
     actions: Mapping[str, tuple[str, ...]]
     lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    called: Mapping[str, frozenset[str]] = field(default_factory=dict)
     builtins: tuple[str, ...] = ("summary", "town")
 
     def list_fillers(self, name: str) -> tuple[str, ...]:
@@ -345,8 +352,11 @@ def parse_flow(text: str, path: str, context: FlowContext) -> Flow:
     return flow
 
 
-def _parse(text: str, path: str, context: FlowContext) -> tuple[Flow | None, list[FlowError], list[tuple[str, int]]]:
-    """The flow (None when broken), its problems, and its ``goto`` targets with their lines."""
+def _parse(
+    text: str, path: str, context: FlowContext, part: bool = False
+) -> tuple[Flow | None, list[FlowError], list[tuple[str, int]]]:
+    """The flow (None when broken), its problems, and its ``goto`` targets with their lines
+    (a ``call:`` target as ``call:NAME``)."""
     reader = _Reader(path, context.languages)
     try:
         root = read_yaml_text(text)
@@ -408,6 +418,8 @@ def _parse(text: str, path: str, context: FlowContext) -> tuple[Flow | None, lis
                     text_lines[(step.name, text_key)] = key_line(node, text_key) or step.line
                 if step.goto is not None:
                     gotos.append((step.goto, key_line(node, "goto") or step.line))
+                if step.call is not None:
+                    gotos.append((f"call:{step.call}", key_line(node, "call") or step.line))
         _check_graph(reader, root, steps, start, next_lines)
         _check_placeholders(reader, steps, context, text_lines)
         _check_lists(reader, steps, context)
@@ -423,6 +435,7 @@ def _parse(text: str, path: str, context: FlowContext) -> tuple[Flow | None, lis
         start=start,
         requires=requires,
         states=steps,
+        part=part,
     )
     return flow, [], gotos
 
@@ -530,7 +543,23 @@ def _parse_step(reader: _Reader, name: str, line: int, node: object, context: Fl
         )
     end = reader.flag(node, "end", where, name)
     goto = reader.word(node, "goto", where, name)
+    call = reader.word(node, "call", where, name)
     nxt = _parse_next(reader, node, where, name)
+    if call is not None and (end or goto is not None or kind != "none"):
+        other = "`end: true`" if end else "`goto`" if goto is not None else "a question"
+        reader.fail(
+            key_line(node, "call"),
+            f"{where} has `call` but also {other}",
+            "a state with `call` runs the other flow, then goes on with its own `next`; keep only `call` and `next`",
+            name,
+        )
+    if call is not None and "next" not in node:
+        reader.fail(
+            key_line(node, "call"),
+            f"{where} calls `{call}` but has no `next`",
+            "add `next: <state>`: where to go on when the called flow ends",
+            name,
+        )
     if nxt is not None and (end or goto is not None):
         reader.fail(
             key_line(node, "next"),
@@ -554,6 +583,7 @@ def _parse_step(reader: _Reader, name: str, line: int, node: object, context: Fl
         next=nxt,
         action=action,
         goto=goto,
+        call=call,
         end=end,
         optional=optional,
         min_length=min_length,
@@ -883,6 +913,10 @@ def _check_lists(reader: _Reader, steps: Mapping[str, Step], context: FlowContex
         )
 
 
+_ANY = "*"
+"""A name standing for "anything": what an unknown called flow saves (its `call` is reported instead)."""
+
+
 def _saved_before(steps: Mapping[str, Step], context: FlowContext) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """The names each state saves (``save:`` or its action's provides), and those saved before each state."""
     provided: dict[str, set[str]] = {}
@@ -890,6 +924,9 @@ def _saved_before(steps: Mapping[str, Step], context: FlowContext) -> tuple[dict
         names = set(context.actions.get(step.action, ())) if step.action else set()
         if step.save:
             names.add(step.save)
+        if step.call:
+            # a flow that does not exist is reported once, at its `call`; it could save anything
+            names |= context.called.get(step.call, frozenset({_ANY}))
         provided[step.name] = names
     before: dict[str, set[str]] = {name: set() for name in steps}
     for name in steps:
@@ -920,7 +957,7 @@ def _check_rules(reader: _Reader, steps: Mapping[str, Step], context: FlowContex
         for rule in step.next:
             line = rule.line or lines.get(step.name, step.line)
             for test in rule.tests:
-                if test.name == RESIDENT:
+                if test.name == RESIDENT or _ANY in known_names:
                     continue
                 if test.name not in known_names:
                     everything = {n for names in provided.values() for n in names} | {RESIDENT}
@@ -968,7 +1005,7 @@ def _check_placeholders(
                     )
                     continue
                 for name in used:
-                    if name in known or name in extra:
+                    if name in known or name in extra or _ANY in known:
                         continue
                     everything = set(context.builtins) | {n for p in provided.values() for n in p}
                     reader.fail(
@@ -981,6 +1018,43 @@ def _check_placeholders(
                         ),
                         step.name,
                     )
+
+
+def saved_names(flow: Flow, context: FlowContext) -> set[str]:
+    """Every name a flow saves: ``save:`` and its actions' provides."""
+    names: set[str] = set()
+    for step in flow.states.values():
+        if step.save:
+            names.add(step.save)
+        if step.action:
+            names |= set(context.actions.get(step.action, ()))
+    return names
+
+
+def _call_loops(links: Sequence[tuple[str, str, str, int]], calls: Mapping[str, set[str]]) -> list[FlowError]:
+    """A ``call`` that can come back to the calling flow would never end."""
+    errors: list[FlowError] = []
+    for shown, source, target, line in links:
+        if not target.startswith("call:"):
+            continue
+        seen: set[str] = set()
+        todo = [target.removeprefix("call:")]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo.extend(calls.get(name, ()))
+        if source in seen:
+            errors.append(
+                FlowError(
+                    shown,
+                    line,
+                    f"`call: {target.removeprefix('call:')}` comes back to `{source}`, which would never end",
+                    "a flow cannot call itself, directly or through the flows it calls",
+                )
+            )
+    return errors
 
 
 def load_messages(path: Path, languages: Sequence[str]) -> Mapping[str, Text]:
@@ -1046,42 +1120,77 @@ def load_messages(path: Path, languages: Sequence[str]) -> Mapping[str, Text]:
 
 
 def load_flows(directory: Path, context: FlowContext, main: str = "main_menu") -> FlowSet:
-    """Load every flow of ``directory`` (each ``*.yaml`` but :data:`NOT_FLOWS`) and the messages.
+    """Load every flow of ``directory`` (each ``*.yaml`` but :data:`NOT_FLOWS`, and the
+    parts in ``directory/parts``) and the messages.
 
     Besides each file's own checks, every ``goto`` must name a flow of the
-    directory and the ``main`` flow must exist. Raises :class:`FlowErrors`
-    with every problem of every file.
+    directory (not a part), every ``call`` a flow or a part, no flow may call
+    itself through others, and the ``main`` flow must exist. Raises
+    :class:`FlowErrors` with every problem of every file.
     """
     errors: list[FlowError] = []
     flows: dict[str, Flow] = {}
-    gotos: list[tuple[str, str, int]] = []
+    links: list[tuple[str, str, str, int]] = []  # (file, flow name, target, line)
     files = sorted(p for p in directory.glob("*.yaml") if p.name not in NOT_FLOWS)
+    parts = sorted((directory / PARTS_DIR).glob("*.yaml")) if (directory / PARTS_DIR).is_dir() else []
     names = {p.stem for p in files}
-    for file in files:
-        shown = str(file)
+    part_names = {p.stem for p in parts}
+    for clash in sorted(names & part_names):
+        errors.append(
+            FlowError(
+                str(directory / PARTS_DIR / f"{clash}.yaml"),
+                None,
+                f"the part `{clash}` has the same name as the flow {clash}.yaml",
+                "rename one of them",
+            )
+        )
+    texts: list[tuple[Path, str, bool]] = []
+    for file, part in [*((f, False) for f in files), *((f, True) for f in parts)]:
         try:
-            text = file.read_bytes().decode("utf-8")
+            texts.append((file, file.read_bytes().decode("utf-8"), part))
         except UnicodeDecodeError:
-            errors.append(FlowError(shown, None, "the file is not UTF-8 text", "save it as UTF-8"))
-            continue
+            errors.append(FlowError(str(file), None, "the file is not UTF-8 text", "save it as UTF-8"))
         except OSError as error:
-            errors.append(FlowError(shown, None, f"cannot read the file ({error.strerror})"))
-            continue
-        flow, problems, targets = _parse(text, shown, context)
+            errors.append(FlowError(str(file), None, f"cannot read the file ({error.strerror})"))
+    # A first reading learns what each flow saves, so that a flow may use {name} saved by a flow it calls.
+    called: dict[str, frozenset[str]] = {}
+    for file, text, part in texts:
+        first, _, _ = _parse(text, str(file), context, part)
+        if first is not None:
+            called[first.name] = frozenset(saved_names(first, context))
+    context = replace(context, called=called)
+    for file, text, part in texts:
+        shown = str(file)
+        flow, problems, targets = _parse(text, shown, context, part)
         errors.extend(problems)
-        gotos.extend((shown, target, line) for target, line in targets)
+        links.extend((shown, file.stem, target, line) for target, line in targets)
         if flow is not None:
             flows[flow.name] = flow
-    for shown, target, line in gotos:
-        if target not in names:
+    calls: dict[str, set[str]] = {}
+    for shown, source, target, line in links:
+        is_call = target.startswith("call:")
+        target = target.removeprefix("call:")
+        if is_call:
+            calls.setdefault(source, set()).add(target)
+        if target in names or (is_call and target in part_names):
+            continue
+        if target in part_names:
             errors.append(
                 FlowError(
-                    shown,
-                    line,
-                    f"`goto` names the flow `{target}`, which does not exist",
-                    _did_you_mean(target, names, f"the flows are: {_listing(names)}"),
+                    shown, line, f"`goto` names `{target}`, which is a part", f"write `call: {target}` and a `next`"
                 )
             )
+            continue
+        known = names | part_names if is_call else names
+        errors.append(
+            FlowError(
+                shown,
+                line,
+                f"`{'call' if is_call else 'goto'}` names the flow `{target}`, which does not exist",
+                _did_you_mean(target, known, f"the flows are: {_listing(known)}"),
+            )
+        )
+    errors.extend(_call_loops(links, calls))
     if main not in names:
         errors.append(
             FlowError(

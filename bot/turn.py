@@ -8,8 +8,11 @@ flow (back to the main menu), or stops to ask its question.
 
 Saved answers live in ``conversation.data``:
 ``answers`` (raw values), ``shown`` (their display text, in order),
-``history`` (the waiting states passed, for "back"), and ``pending``
-(a question of the engine's own, such as which language).
+``history`` (the waiting states passed, for "back"), ``pending``
+(a question of the engine's own, such as which language), ``lists`` (option
+lists actions filled) and ``stack`` (where to go on when a flow started with
+``call:`` ends: the calling flow, version and state). A called flow shares the
+caller's answers, so what it saves is there for the caller's later states.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = ["FlowBroken", "Turn"]
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 32  # states entered in one turn before we call it a loop
+MAX_CALLS = 8  # flows called inside one another (``call:``); validation forbids loops, this is a guard
 
 
 class FlowBroken(Exception):
@@ -58,6 +62,7 @@ class Turn:
         data.setdefault("history", [])
         data.setdefault("pending", None)
         data.setdefault("lists", {})
+        data.setdefault("stack", [])
 
     # -- what the bot says -------------------------------------------------
 
@@ -200,6 +205,7 @@ class Turn:
             "version": self.conversation.flow_version,
             "state": step.name,
             "save": step.save,
+            "stack": [dict(frame) for frame in data["stack"]],
         }
         if step.save:
             data["answers"][step.save] = result.value
@@ -241,6 +247,10 @@ class Turn:
                 branch = self._run_action(step.action)
             if step.say:
                 self.say(self.text(step.say))
+            if step.call:
+                self._call(step.call)  # into the called flow, or to the menu if the resident may not
+                state = self.conversation.state
+                continue
             if step.goto:
                 other = self.engine.catalog.current(step.goto)
                 if other.flow.requires == "verified" and not self.conversation.verified:
@@ -289,8 +299,42 @@ class Turn:
             conversation.data["lists"][key] = [{"key": spec.key, "label": dict(spec.label)} for spec in specs]
         return result.branch
 
+    def _call(self, name: str) -> None:
+        """Start flow ``name`` inside this one, or go to the menu if the resident may not start it."""
+        conversation = self.conversation
+        other = self.engine.catalog.current(name)
+        if other.flow.requires == "verified" and not conversation.verified:
+            self.say(self.message("requires_verified"))
+            conversation.data["history"] = []
+            self._start_flow(self.engine.catalog.main)
+            return
+        stack = conversation.data["stack"]
+        if len(stack) >= MAX_CALLS:
+            raise FlowBroken(f"more than {MAX_CALLS} flows called inside one another")
+        stack.append({"flow": conversation.flow, "version": conversation.flow_version, "state": conversation.state})
+        conversation.flow = other.name
+        conversation.flow_version = other.version
+        conversation.state = other.flow.start
+
+    def _return(self) -> bool:
+        """A called flow ended: go on with the caller's ``next``. False when no flow called this one."""
+        conversation = self.conversation
+        stack = conversation.data["stack"]
+        if not stack:
+            return False
+        frame = stack.pop()
+        conversation.flow = frame["flow"]
+        conversation.flow_version = frame["version"]
+        conversation.state = frame["state"]
+        target = self._advance(frame["state"], None)
+        if target is None:
+            raise FlowBroken(f"state {frame['state']!r} called a flow but has no `next` to go on with")
+        self.enter(target)
+        return True
+
     def _start_flow(self, compiled: CompiledFlow) -> None:
         conversation = self.conversation
+        conversation.data["stack"] = []
         conversation.flow = compiled.name
         conversation.flow_version = compiled.version
         conversation.state = compiled.flow.start
@@ -299,7 +343,9 @@ class Turn:
         conversation.data["lists"] = {}
 
     def _finish(self) -> None:
-        """The flow ended: back to the main menu, forgetting this flow's answers."""
+        """The flow ended: back to the flow that called it, or to the main menu forgetting its answers."""
+        if self._return():
+            return
         self.conversation.data["history"] = []
         self._start_flow(self.engine.catalog.main)
         self.enter(self.conversation.state)
@@ -344,11 +390,14 @@ class Turn:
             return
         entry = data["history"].pop()
         conversation = self.conversation
+        stack = entry.get("stack", [])
         if entry["flow"] != conversation.flow or entry["version"] != conversation.flow_version:
+            if not stack and not data["stack"]:  # another flow, not one that called or was called: start afresh
+                data["answers"] = {}
+                data["shown"] = {}
             conversation.flow = entry["flow"]
             conversation.flow_version = entry["version"]
-            data["answers"] = {}
-            data["shown"] = {}
+        data["stack"] = [dict(frame) for frame in stack]
         if entry.get("save"):
             data["answers"].pop(entry["save"], None)
             data["shown"].pop(entry["save"], None)
