@@ -108,7 +108,7 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 
-_FLOW_KEYS = ("flow", "title", "start", "requires", "states")
+_FLOW_KEYS = ("flow", "title", "start", "requires", "moved", "states")
 PARTS_DIR = "parts"
 """The sub-folder of flows that are only called by other flows (``call:``), never started from a menu."""
 _STATE_KEYS = (
@@ -185,6 +185,7 @@ class Flow:
     requires: str | None
     states: Mapping[str, Step]
     part: bool = False
+    moved: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +425,7 @@ def _parse(
         _check_placeholders(reader, steps, context, text_lines)
         _check_lists(reader, steps, context)
         _check_rules(reader, steps, context, next_lines)
+    moved = _parse_moved(reader, root, steps)
     if reader.errors or name is None or start is None:
         return None, reader.errors, gotos
     flow = Flow(
@@ -436,8 +438,40 @@ def _parse(
         requires=requires,
         states=steps,
         part=part,
+        moved=moved,
     )
     return flow, [], gotos
+
+
+def _parse_moved(reader: _Reader, root: CommentedMap, steps: Mapping[str, Step]) -> dict[str, str]:
+    """``moved: {old_state: new_state}``: where conversations on older versions, in those states, go on."""
+    if "moved" not in root or root["moved"] is None:
+        return {}
+    node = root["moved"]
+    if not isinstance(node, CommentedMap):
+        reader.fail(
+            key_line(root, "moved"),
+            f"`moved` should be a block of `old_state: new_state`, found {_show(node)}",
+            "write each state of an older version that conversations may be in, and the state of this version "
+            "where they go on",
+        )
+        return {}
+    result: dict[str, str] = {}
+    for old, new in node.items():
+        line = key_line(node, old)
+        if isinstance(new, bool) or not isinstance(new, (str, int)) or not str(new).strip():
+            reader.fail(line, f"`moved` for `{old}` should name a state, found {_show(new)}", f"write `{old}: state`")
+            continue
+        target = str(new).strip()
+        if steps and target not in steps:
+            reader.fail(
+                line,
+                f"`moved` sends `{old}` to `{target}`, which is not a state of this flow",
+                _did_you_mean(target, steps, f"the states are: {_listing(steps)}"),
+            )
+            continue
+        result[str(old)] = target
+    return result
 
 
 def _parse_step(reader: _Reader, name: str, line: int, node: object, context: FlowContext) -> Step | None:

@@ -149,6 +149,7 @@ class Turn:
                 self.say(self.message("greeting"))
                 self.enter(conversation.state)
                 return
+            self._follow_moves()
             if conversation.data.get("pending") == "language":
                 self._answer_language(message)
                 return
@@ -174,6 +175,23 @@ class Turn:
             self.replies.clear()
             self.say(self.message("error_apology"))
             self._restart()
+
+    def _follow_moves(self) -> None:
+        """A conversation on an older version goes on in the current one if its flow's ``moved`` says where."""
+        conversation = self.conversation
+        try:
+            current = self.engine.catalog.current(conversation.flow)
+        except KeyError:
+            return  # the flow was removed: the pinned version carries on
+        if current.version == conversation.flow_version or conversation.state not in current.flow.moved:
+            return
+        old = conversation.flow_version
+        conversation.flow_version = current.version
+        conversation.state = current.flow.moved[conversation.state]
+        for entry in conversation.data["history"]:
+            if entry["flow"] == conversation.flow and entry["version"] == old and entry["state"] in current.flow.moved:
+                entry["version"] = current.version
+                entry["state"] = current.flow.moved[entry["state"]]
 
     @staticmethod
     def _is_empty(message: InboundMessage) -> bool:

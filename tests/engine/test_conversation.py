@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.actions import ACTIONS
+from bot.catalog import load_snapshot
 from bot.config import Config
 from bot.errors import FlowErrors
 from bot.inbox import Upload, accept
@@ -757,6 +758,47 @@ def test_a_conversation_keeps_its_flow_version_after_a_reload(
     # Once alice's report is over, her next one is on the new version.
     assert texts(alice.send("1")) == QUESTION["category"]
     assert texts(alice.send("1")) == NEW_DESCRIPTION
+
+
+def test_moved_sends_conversations_on_an_older_version_to_the_new_states(
+    flows_copy: tuple[Config, Path], database: Database
+) -> None:
+    """An admin who renames a state can say where residents halfway through go on (``moved:``)."""
+    config, folder = flows_copy
+    bot = Bot(config, database)
+    alice = bot.chat("alice")
+    open_report(alice)
+    assert texts(alice.send("1")) == QUESTION["description"]
+    started = conversation_row(database, "alice").flow_version
+
+    flow = folder / "report_incident.yaml"
+    rewrite(flow, "  description:\n", "  details:\n")
+    rewrite(flow, "    next: description\n", "    next: details\n")
+    rewrite(flow, QUESTION["description"], NEW_DESCRIPTION)
+    rewrite(flow, "requires: null\n", "requires: null\nmoved:\n  description: details\n")
+    bot.catalog.reload()
+
+    assert texts(alice.send("Farola apagada")) == QUESTION["photo"], "her answer counts in the renamed state"
+    row = conversation_row(database, "alice")
+    assert row.flow_version != started and row.flow_version == bot.catalog.current("report_incident").version
+    assert row.state == "photo"
+    assert texts(alice.send("atrás")) == NEW_DESCRIPTION, "the way back follows the move too"
+    alice.send("Farola apagada")
+    alice.send("omitir")
+    alice.send("Calle Real 5")
+    assert THANKS in texts(alice.send("sí"))
+    assert conversation_row(database, "alice").data["answers"] == {}
+
+
+def test_moved_must_name_states_of_the_new_version(flows_copy: tuple[Config, Path]) -> None:
+    config, folder = flows_copy
+    rewrite(folder / "report_incident.yaml", "requires: null\n", "requires: null\nmoved:\n  description: detalis\n")
+    with pytest.raises(FlowErrors) as caught:
+        load_snapshot(config)
+    assert [e.problem for e in caught.value.errors] == [
+        "`moved` sends `description` to `detalis`, which is not a state of this flow"
+    ]
+    assert caught.value.errors[0].line == 8
 
 
 def test_a_conversation_keeps_its_flow_version_after_a_restart(
