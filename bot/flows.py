@@ -92,6 +92,9 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "no_label",
     "requires_verified",
     "anything_else",
+    "proposal_accepted",
+    "proposal_rejected",
+    "proposal_scheduled",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 
