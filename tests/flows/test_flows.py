@@ -447,3 +447,13 @@ def test_next_mapping_only_where_the_answer_chooses() -> None:
     error = only(text)
     assert error.line == 28
     assert error.problem == "`next` in state `note` lists answers, but a text answer does not choose where to go"
+
+
+def test_a_comma_inside_braces_is_reported_with_the_fix() -> None:
+    found = problems(
+        GOOD.replace("ask: {es: ¿Qué pasa?, en: What is it?}", "ask: {es: ¿Qué pasa, vecino?, en: What is it?}")
+    )
+    assert [(error.line, error.problem) for error in found] == [
+        (6, "the question of state `category` has `vecino?` with no text")
+    ]
+    assert "put the whole text in quotes" in found[0].hint
