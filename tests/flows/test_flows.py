@@ -32,6 +32,7 @@ CONTEXT = FlowContext(
             OptionSpec("water", {"es": "Agua", "en": "Water"}),
         ),
         "topics": (OptionSpec("news", {"es": "Noticias", "en": "News"}),),
+        "activities": (OptionSpec("summer_school", {"es": "Escuela de verano", "en": "Summer school"}),),
     },
     actions={name: spec.provides for name, spec in ACTIONS.items()},
 )
@@ -296,8 +297,8 @@ def test_unknown_action_lists_known_ones() -> None:
     )
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
     assert error.hint == (
-        "known actions are: create_police_report, create_service_request, list_my_requests, "
-        "list_subscriptions, subscribe, unsubscribe"
+        "known actions are: create_plenary_proposal, create_police_report, create_procedure_request, "
+        "create_service_request, list_my_requests, list_subscriptions, subscribe, unsubscribe"
     )
 
 
