@@ -1,8 +1,9 @@
 """The ``plaza`` command: parse arguments, call the application, map errors to exit codes.
 
-Exit codes: 0 done; 1 problems found (``flows validate``); 2 a config or usage
-error; 3 the database is unreachable or not migrated. Errors are printed as one
-readable line (``file:line: key: problem — fix``), never as a traceback.
+Exit codes: 0 done; 1 problems found (``flows validate``, a ticket that is no
+proposal for ``proposals decide``); 2 a config or usage error; 3 the database
+is unreachable or not migrated. Errors are printed as one readable line
+(``file:line: key: problem — fix``), never as a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.config import Config, load_config
@@ -23,6 +25,13 @@ from bot.errors import ConfigError, FlowErrors, SchemaError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_DATABASE = 0, 1, 2, 3
+
+
+def _plenary_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date — write it as YYYY-MM-DD, e.g. 2026-12-18") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every migration")
+
+    proposals = commands.add_parser("proposals", help="proposals residents made for the plenary agenda")
+    proposals_commands = proposals.add_subparsers(dest="proposals_command", required=True, metavar="ACTION")
+    decide = proposals_commands.add_parser(
+        "decide", help="record the council's decision on a proposal and tell the resident who made it"
+    )
+    decide.add_argument("ticket", help="the proposal's ticket, e.g. JUN-2026-000007")
+    decide.add_argument("decision", choices=("accepted", "rejected", "scheduled"))
+    decide.add_argument("--date", type=_plenary_date, help="the plenary's date, YYYY-MM-DD (with `scheduled`)")
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -180,6 +198,33 @@ def _upgrade(config: Config) -> int:
     return EXIT_OK
 
 
+def _decide(config: Config, ticket: str, decision: str, plenary: date | None) -> int:
+    from bot.proposals import DecisionError, find_request, set_proposal_decision
+    from models.db import Database
+
+    if (decision == "scheduled") != (plenary is not None):
+        need = "`scheduled` needs --date YYYY-MM-DD" if plenary is None else "--date goes only with `scheduled`"
+        print(f"plaza proposals decide: {need}", file=sys.stderr)
+        return EXIT_CONFIG
+    database = Database(config.database_url)
+    try:
+        database.check_schema()
+        with database.writer.begin() as connection:
+            request_id = find_request(connection, ticket)
+            if request_id is None:
+                print(f"no request has the ticket {ticket} — check it in the resident's message", file=sys.stderr)
+                return EXIT_PROBLEMS
+            done = set_proposal_decision(connection, config, request_id, decision, date=plenary, now=datetime.now(UTC))
+    except DecisionError as error:
+        print(f"{ticket}: {error} — nothing was changed", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        database.dispose()
+    told = "the resident will be told" if done.notified else "it already was; nobody was told again"
+    print(f"{done.ticket}: {done.status}{f' for {plenary:%d/%m/%Y}' if plenary else ''}; {told}")
+    return EXIT_OK
+
+
 def _locale_language() -> str | None:
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
         value = os.environ.get(variable)
@@ -209,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _graph(config, args.name, args.language, args.out)
         if args.command == "flows":
             return _validate(config, args.paths)
+        if args.command == "proposals":
+            return _decide(config, args.ticket, args.decision, args.date)
         if args.command == "db":
             return _upgrade(config)
         if args.command == "bench":

@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap
 from bot.errors import ConfigError
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
 
-__all__ = ["Category", "ChannelSettings", "Config", "Department", "Topic", "load_config"]
+__all__ = ["Activity", "Category", "ChannelSettings", "Config", "Department", "Procedure", "Topic", "load_config"]
 
 KNOWN_CHANNELS = ("web", "console", "telegram", "mastodon", "x")
 
@@ -57,6 +57,24 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Activity:
+    """A municipal activity residents can sign up for; ``places`` is how many (None: not limited)."""
+
+    key: str
+    label: Mapping[str, str]
+    places: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """A procedure done in the chat (flow ``procedure_<key>``, or ``plenary_proposal``) and who receives it."""
+
+    key: str
+    label: Mapping[str, str]
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelSettings:
     name: str
     enabled: bool
@@ -80,6 +98,8 @@ class Config:
     categories: Mapping[str, Category]
     channels: Mapping[str, ChannelSettings]
     topics: Mapping[str, Topic] = field(default_factory=dict)
+    activities: Mapping[str, Activity] = field(default_factory=dict)
+    procedures: Mapping[str, Procedure] = field(default_factory=dict)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -178,6 +198,64 @@ class _Reader:
         return result
 
 
+def _activities(reader: _Reader, root: CommentedMap, languages: tuple[str, ...]) -> dict[str, Activity]:
+    """``activities:``: ``key: {label: {es: ..., en: ...}, places: 30}`` (places optional)."""
+    found: dict[str, Activity] = {}
+    section = reader.section(root, "activities", "activities", required=False)
+    for key, node in section.items():
+        where = f"activities.{key}"
+        if not isinstance(node, CommentedMap):
+            raise reader.fail(
+                section,
+                where,
+                f"expected a mapping, found {node!r}",
+                "give the activity a `label: {es: ..., en: ...}`",
+                key,
+            )
+        reader.known_keys(node, ("label", "places"), where)
+        places = node.get("places")
+        if places is not None and (isinstance(places, bool) or not isinstance(places, int) or places < 1):
+            raise reader.fail(
+                node,
+                f"{where}.places",
+                f"expected a whole number of places, found {places!r}",
+                "write e.g. `places: 30`, or remove the line",
+                "places",
+            )
+        found[str(key)] = Activity(
+            key=str(key), label=reader.translations(node, "label", where, languages), places=places
+        )
+    return found
+
+
+def _procedures(
+    reader: _Reader, root: CommentedMap, languages: tuple[str, ...], departments: Mapping[str, Department]
+) -> dict[str, Procedure]:
+    """``procedures:``: ``key: {label: {es: ..., en: ...}, department: secretaria}``."""
+    found: dict[str, Procedure] = {}
+    section = reader.section(root, "procedures", "procedures", required=False)
+    for key, node in section.items():
+        where = f"procedures.{key}"
+        if not isinstance(node, CommentedMap):
+            raise reader.fail(
+                section,
+                where,
+                f"expected a mapping, found {node!r}",
+                "give the procedure a `label:` and a `department:`",
+                key,
+            )
+        reader.known_keys(node, ("label", "department"), where)
+        department = reader.string(node, "department", where)
+        if department not in departments:
+            close = difflib.get_close_matches(department, list(departments), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
+            raise reader.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        found[str(key)] = Procedure(
+            key=str(key), label=reader.translations(node, "label", where, languages), department=department
+        )
+    return found
+
+
 def _resolve_database_url(url: str, base: Path) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith("sqlite:////"):
@@ -214,7 +292,19 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         )
     reader.known_keys(
         root,
-        ("town", "languages", "database", "server", "flows", "departments", "categories", "topics", "channels"),
+        (
+            "town",
+            "languages",
+            "database",
+            "server",
+            "flows",
+            "departments",
+            "categories",
+            "topics",
+            "activities",
+            "procedures",
+            "channels",
+        ),
         "",
     )
 
@@ -340,6 +430,9 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     for key in topic_section:
         topics[str(key)] = Topic(key=str(key), label=reader.translations(topic_section, str(key), "topics", languages))
 
+    activities = _activities(reader, root, languages)
+    procedures = _procedures(reader, root, languages, departments)
+
     channels: dict[str, ChannelSettings] = {}
     chan_section = reader.section(root, "channels", "channels", required=False)
     reader.known_keys(chan_section, KNOWN_CHANNELS, "channels")
@@ -375,4 +468,6 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         categories=categories,
         channels=channels,
         topics=topics,
+        activities=activities,
+        procedures=procedures,
     )

@@ -9,6 +9,7 @@ for a flow. The shape::
     conversations:
       - name: happy path in Spanish
         language: es                     # the resident's language hint
+        verified: true                   # optional: the resident was verified at the town hall
         steps:
           - bot: "Hola"                   # the greeting must contain this text
           - say: "1"                      # the resident writes...
@@ -69,7 +70,7 @@ SAVED_KINDS: Mapping[str, Table] = {"service_request": ServiceRequest.__table__}
 """What ``saved:`` and ``not_saved:`` can name, and the table each one is."""
 
 _FILE_KEYS = ("flow", "conversations")
-_CONVERSATION_KEYS = ("name", "language", "steps")
+_CONVERSATION_KEYS = ("name", "language", "verified", "steps")
 _ACTIONS = ("say", "choice", "location", "photo")
 _STEP_KEYS = (*_ACTIONS, "bot", "not_bot", "saved", "not_saved")
 _EXAMPLE = "start from an existing file, such as flows/examples/report_incident.yaml"
@@ -110,12 +111,17 @@ class ExampleStep:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """One example conversation: its name, the resident's language and the steps."""
+    """One example conversation: its name, the resident's language and the steps.
+
+    ``verified``: the resident counts as verified at the town hall (for flows
+    marked ``requires: verified``) from the greeting on.
+    """
 
     name: str
     language: str
     line: int
     steps: tuple[ExampleStep, ...]
+    verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +179,13 @@ class _Reader:
                 f"{where} has {found}",
                 f"write `language:` and one of: {', '.join(self.languages)}",
             )
+        verified = node.get("verified", False)
+        if not isinstance(verified, bool):
+            self.fail(
+                key_line(node, "verified"),
+                f"`verified` in {where} should be true or false, found {_show(verified)}",
+                "write `verified: true` for a resident verified at the town hall, or remove the line",
+            )
         steps_node = node.get("steps")
         if not isinstance(steps_node, CommentedSeq) or not steps_node:
             self.fail(
@@ -186,9 +199,9 @@ class _Reader:
             step = self.step(step_node, int(steps_node.lc.item(index)[0]) + 1, index, where)
             if step is not None:
                 steps.append(step)
-        if language not in self.languages or len(steps) != len(steps_node):
+        if language not in self.languages or len(steps) != len(steps_node) or not isinstance(verified, bool):
             return None
-        return Conversation(name=name, language=str(language), line=line, steps=tuple(steps))
+        return Conversation(name=name, language=str(language), line=line, steps=tuple(steps), verified=verified)
 
     def step(self, node: object, line: int, index: int, where: str) -> ExampleStep | None:
         if not isinstance(node, CommentedMap):

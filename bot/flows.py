@@ -105,6 +105,9 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "no_label",
     "requires_verified",
     "anything_else",
+    "proposal_accepted",
+    "proposal_rejected",
+    "proposal_scheduled",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 
@@ -281,14 +284,22 @@ class _Reader:
             return None
         result: dict[str, str] = {}
         for lang, text in value.items():
+            if text is None:
+                # `{es: Uno, dos, en: ...}`: YAML splits at the comma and `dos` becomes a key with no text
+                self.fail(
+                    key_line(value, lang),
+                    f"{where} has `{lang}` with no text",
+                    'a comma splits a text written inside { }: put the whole text in quotes, `es: "Uno, dos"`',
+                    state,
+                )
+                continue
             if isinstance(text, bool) or not isinstance(text, (str, int, float)):
-                if text is not None:
-                    self.fail(
-                        key_line(value, lang),
-                        f"{where} in `{lang}` should be a text, found {_show(text)}",
-                        "put the text in quotes",
-                        state,
-                    )
+                self.fail(
+                    key_line(value, lang),
+                    f"{where} in `{lang}` should be a text, found {_show(text)}",
+                    "put the text in quotes",
+                    state,
+                )
                 continue
             result[str(lang)] = str(text)
         for lang in self.languages:

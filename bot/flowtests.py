@@ -39,13 +39,15 @@ from bot.inbox import accept
 from bot.messages import InboundMessage, OutboundMessage, Photo
 from bot.outbox import outbound_of
 from bot.processor import Processor
-from models import OutboxItem
+from models import ChannelIdentity, OutboxItem, Resident
 from models.db import Database
 
 __all__ = ["ExampleResult", "Failure", "format_results", "missing_examples", "run_examples"]
 
 CHANNEL = "examples"
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
+IDENTITIES = ChannelIdentity.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,14 @@ class _Chat:
                 )
         return [outbound_of(row) for row in rows]
 
+    def verify(self) -> None:
+        """The resident of this chat was verified at the town hall (``verified: true``)."""
+        mine = select(IDENTITIES.c.resident_id).where(
+            IDENTITIES.c.channel == CHANNEL, IDENTITIES.c.platform_user_id == self.chat_id
+        )
+        with self.database.writer.begin() as connection:
+            connection.execute(update(RESIDENTS).where(RESIDENTS.c.id.in_(mine)).values(verified=True))
+
     def rows(self, kind: str) -> list[Mapping[str, Any]]:
         with self.database.reader.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(select(SAVED_KINDS[kind])).all()]
@@ -191,6 +201,8 @@ def _run(config: Config, database: Database, example: ExampleFile, conversation:
     # The resident opens the chat first; a first step of only `bot:` checks the greeting.
     opening = steps.pop(0) if steps[0].is_start else ExampleStep(line=conversation.line)
     failure = _check(chat, example.path, opening, chat.send(opening))
+    if conversation.verified:
+        chat.verify()  # the opening message made the resident; the town hall checked their ID
     for step in steps:
         if failure is not None:
             break

@@ -308,6 +308,7 @@ class Turn:
                 resident_id=conversation.resident_id,
                 language=self.language,
                 answers=dict(conversation.data["answers"]),
+                flow=conversation.flow,
             )
         )
         conversation.data["answers"].update(result.values)

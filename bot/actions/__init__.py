@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
 from bot.actions.incidents import create_service_request
+from bot.actions.procedures import create_plenary_proposal, create_procedure_request
 from bot.actions.requests import create_police_report, list_my_requests
 from bot.actions.subscriptions import list_subscriptions, subscribe, unsubscribe
 
@@ -26,6 +27,8 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("create_service_request", create_service_request, provides=("ticket", "department")),
         ActionSpec("list_my_requests", list_my_requests, provides=("requests",), branches=("some", "none")),
         ActionSpec("create_police_report", create_police_report, provides=("ticket",)),
+        ActionSpec("create_procedure_request", create_procedure_request, provides=("ticket", "department")),
+        ActionSpec("create_plenary_proposal", create_plenary_proposal, provides=("ticket", "department")),
         ActionSpec("subscribe", subscribe, branches=("added", "already")),
         ActionSpec("unsubscribe", unsubscribe, branches=("removed", "absent")),
         ActionSpec("list_subscriptions", list_subscriptions, provides=("subscriptions",), branches=("some", "none")),

@@ -20,6 +20,7 @@ class ActionContext:
 
     ``answers`` are the saved values (``category`` is the option key,
     ``location`` a ``{"latitude", "longitude", "address"}`` mapping...).
+    ``flow`` is the name of the flow the action runs in.
     """
 
     connection: Connection
@@ -30,6 +31,7 @@ class ActionContext:
     resident_id: int
     language: str
     answers: Mapping[str, Any]
+    flow: str = ""
 
 
 @dataclass(frozen=True, slots=True)

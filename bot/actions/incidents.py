@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,15 +10,18 @@ from sqlalchemy import bindparam, update
 
 from bot.actions.base import ActionContext, ActionResult
 from models import ServiceRequest
-from models.rawsql import RawStatement, db_time, raw_insert
+from models.rawsql import RawStatement, db_json, db_time, raw_insert
 
 __all__ = ["create_service_request", "store_request", "ticket_number"]
 
 REQUESTS = ServiceRequest.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
+    "kind",
     "category",
     "department",
+    "title",
     "description",
+    "details",
     "photo_ref",
     "latitude",
     "longitude",
@@ -55,11 +59,16 @@ def store_request(
     description: str,
     photo: Any = None,
     location: Any = None,
+    kind: str = "incident",
+    title: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> str:
     """Insert one service request from a conversation and give it its ticket; returns the ticket.
 
     ``photo`` and ``location`` are the saved answers as the answer readers
     store them (``{"ref"}``; ``{"latitude", "longitude", "address"}``), or None.
+    ``kind`` is incident, police, procedure or proposal; ``details`` (stored
+    as JSON) the answers a procedure collected.
     """
     place = location if isinstance(location, dict) else {}
     now = datetime.now(UTC)
@@ -67,9 +76,12 @@ def store_request(
     request_id = _NEW_REQUEST.run(
         context.connection,
         {
+            "kind": kind,
             "category": category,
             "department": department,
+            "title": title,
             "description": description,
+            "details": None if details is None else db_json(context.connection, dict(details)),
             "photo_ref": photo.get("ref") if isinstance(photo, dict) else None,
             "latitude": _float_or_none(place.get("latitude")),
             "longitude": _float_or_none(place.get("longitude")),

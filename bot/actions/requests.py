@@ -35,9 +35,11 @@ def _in_language(text: Any, language: str) -> str:
 
 
 def _label(config: Config, category: str, department: str, language: str) -> str:
-    """The category's label; a category outside config.yaml (``police``) is named by its department."""
+    """The category's (or procedure's) label; another category (``police``) is named by its department."""
     if category in config.categories:
         return _in_language(config.categories[category].label, language)
+    if category in config.procedures:
+        return _in_language(config.procedures[category].label, language)
     if department in config.departments:
         return _in_language(config.departments[department].name, language)
     return category
@@ -80,5 +82,6 @@ def create_police_report(context: ActionContext) -> ActionResult:
         private=True,
         description=str(context.answers.get("description") or ""),
         location=context.answers.get("location"),
+        kind="police",
     )
     return ActionResult(values={"ticket": ticket})

@@ -45,7 +45,7 @@ def sqlite_file(town: Path) -> Path:
 def test_validate_shipped_flows(town: Path) -> None:
     result = run_plaza(town, "flows", "validate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (8 flows)"
+    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (12 flows)"
     assert result.stderr == ""
     assert not (town.parent / "var").exists(), "validating never touches the database"
 
@@ -115,7 +115,8 @@ BROKEN = [
         "    action: create_service_request\n",
         "    action: create_ticket\n",
         r"unknown action `create_ticket` in state `submit` — known actions are: "
-        r"create_police_report, create_service_request, list_my_requests",
+        r"create_plenary_proposal, create_police_report, create_procedure_request, create_service_request, "
+        r"list_my_requests",
         (0,),
         id="unknown-action",
     ),

@@ -32,6 +32,7 @@ CONTEXT = FlowContext(
             OptionSpec("water", {"es": "Agua", "en": "Water"}),
         ),
         "topics": (OptionSpec("news", {"es": "Noticias", "en": "News"}),),
+        "activities": (OptionSpec("summer_school", {"es": "Escuela de verano", "en": "Summer school"}),),
     },
     actions={name: spec.provides for name, spec in ACTIONS.items()},
 )
@@ -296,8 +297,8 @@ def test_unknown_action_lists_known_ones() -> None:
     )
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
     assert error.hint == (
-        "known actions are: create_police_report, create_service_request, list_my_requests, "
-        "list_subscriptions, subscribe, unsubscribe"
+        "known actions are: create_plenary_proposal, create_police_report, create_procedure_request, "
+        "create_service_request, list_my_requests, list_subscriptions, subscribe, unsubscribe"
     )
 
 
@@ -447,3 +448,13 @@ def test_next_mapping_only_where_the_answer_chooses() -> None:
     error = only(text)
     assert error.line == 28
     assert error.problem == "`next` in state `note` lists answers, but a text answer does not choose where to go"
+
+
+def test_a_comma_inside_braces_is_reported_with_the_fix() -> None:
+    found = problems(
+        GOOD.replace("ask: {es: ¿Qué pasa?, en: What is it?}", "ask: {es: ¿Qué pasa, vecino?, en: What is it?}")
+    )
+    assert [(error.line, error.problem) for error in found] == [
+        (6, "the question of state `category` has `vecino?` with no text")
+    ]
+    assert "put the whole text in quotes" in found[0].hint

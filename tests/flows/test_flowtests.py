@@ -18,7 +18,11 @@ FLOWS = (
     "book_appointment",
     "main_menu",
     "my_requests",
+    "plenary_proposal",
     "police_report",
+    "procedure_activity_signup",
+    "procedure_bulky_waste",
+    "procedure_residence_certificate",
     "procedures",
     "report_incident",
     "subscriptions",
@@ -54,7 +58,7 @@ def test_the_shipped_examples_all_pass(config: Config) -> None:
 
 
 # Menu entries whose flows are still placeholders (issue 3); each leaves this set when its flow lands.
-BEING_WRITTEN = {"book_appointment", "procedures", "talk_to"}
+BEING_WRITTEN = {"book_appointment", "talk_to"}
 
 
 def test_every_shipped_flow_has_examples_in_every_language(config: Config) -> None:
@@ -374,3 +378,51 @@ def test_every_problem_of_every_file_is_reported(config: Config, tmp_path: Path)
     lines = [(Path(e.path).name, e.line) for e in raised.value.errors]
     assert ("a.yaml", 5) in lines
     assert ("b.yaml", 2) in lines
+
+
+# -- verified residents ------------------------------------------------------------------
+
+PROPOSAL_STEPS = """\
+            steps:
+              - bot: ¿En qué puedo ayudarle?
+              - say: "4"
+              - say: propuesta para el pleno
+                bot: {expected}
+                not_saved: service_request
+"""
+
+
+def test_verified_true_makes_the_resident_verified(config: Config, tmp_path: Path) -> None:
+    text = (
+        "flow: plenary_proposal\nconversations:\n"
+        "  - name: verified\n    language: es\n    verified: true\n"
+        + textwrap.indent(textwrap.dedent(PROPOSAL_STEPS.format(expected="¿Cuál es su propuesta?")), "    ")
+        + "  - name: not verified\n    language: es\n"
+        + textwrap.indent(textwrap.dedent(PROPOSAL_STEPS.format(expected="¿Cuál es su propuesta?")), "    ")
+    )
+    (tmp_path / "plenary_proposal.yaml").write_text(text, encoding="utf-8")
+    verified, unverified = run_examples(config, tmp_path)
+    assert verified.passed, format_results([verified])
+    assert unverified.failure is not None
+    assert "Para este trámite necesito saber que es usted" in str(unverified.failure)
+
+
+def test_verified_must_be_true_or_false() -> None:
+    problems = _problems(
+        """\
+        flow: report_incident
+        conversations:
+          - name: x
+            language: es
+            verified: yes
+            steps:
+              - say: hola
+        """
+    )
+    assert problems == [
+        (
+            5,
+            f"{PATH}:5: `verified` in conversation `x` should be true or false, found `yes` — "
+            "write `verified: true` for a resident verified at the town hall, or remove the line",
+        )
+    ]
