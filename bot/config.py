@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml.comments import CommentedMap
 
 from bot.errors import ConfigError
+from bot.services import Service, parse_services
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
 
-__all__ = ["Category", "ChannelSettings", "Config", "Department", "Topic", "load_config"]
+__all__ = ["Category", "ChannelSettings", "Config", "Department", "Service", "Topic", "load_config"]
 
 KNOWN_CHANNELS = ("web", "console", "telegram", "mastodon", "x")
 
@@ -80,6 +82,7 @@ class Config:
     categories: Mapping[str, Category]
     channels: Mapping[str, ChannelSettings]
     topics: Mapping[str, Topic] = field(default_factory=dict)
+    services: Mapping[str, Service] = field(default_factory=dict)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -214,7 +217,18 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         )
     reader.known_keys(
         root,
-        ("town", "languages", "database", "server", "flows", "departments", "categories", "topics", "channels"),
+        (
+            "town",
+            "languages",
+            "database",
+            "server",
+            "flows",
+            "departments",
+            "categories",
+            "topics",
+            "services",
+            "channels",
+        ),
         "",
     )
 
@@ -231,6 +245,12 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "ticket_prefix",
         )
     timezone = reader.string(town, "timezone", "town", default="Europe/Madrid")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise reader.fail(
+            town, "town.timezone", f"unknown time zone {timezone!r}", "write e.g. `timezone: Europe/Madrid`", "timezone"
+        ) from None
 
     langs = reader.section(root, "languages", "languages")
     reader.known_keys(langs, ("default", "available"), "languages")
@@ -340,6 +360,10 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     for key in topic_section:
         topics[str(key)] = Topic(key=str(key), label=reader.translations(topic_section, str(key), "topics", languages))
 
+    services = parse_services(
+        reader, reader.section(root, "services", "services", required=False), departments, languages
+    )
+
     channels: dict[str, ChannelSettings] = {}
     chan_section = reader.section(root, "channels", "channels", required=False)
     reader.known_keys(chan_section, KNOWN_CHANNELS, "channels")
@@ -375,4 +399,5 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         categories=categories,
         channels=channels,
         topics=topics,
+        services=services,
     )
