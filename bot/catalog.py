@@ -39,9 +39,10 @@ def flow_context(config: Config) -> FlowContext:
     """What flow validation needs from config.yaml and the action registry."""
     categories = tuple(OptionSpec(key=c.key, label=dict(c.label)) for c in config.categories.values())
     topics = tuple(OptionSpec(key=t.key, label=dict(t.label)) for t in config.topics.values())
+    services = tuple(OptionSpec(key=s.key, label=dict(s.label)) for s in config.services.values())
     return FlowContext(
         languages=config.languages,
-        option_sources={"categories": categories, "topics": topics},
+        option_sources={"categories": categories, "topics": topics, "services": services},
         actions={name: spec.provides for name, spec in ACTIONS.items()},
         lists={name: spec.lists for name, spec in ACTIONS.items() if spec.lists},
     )

@@ -92,6 +92,8 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "no_label",
     "requires_verified",
     "anything_else",
+    "weekdays",
+    "appointment_reminder",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

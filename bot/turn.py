@@ -277,6 +277,7 @@ class Turn:
                 resident_id=conversation.resident_id,
                 language=self.language,
                 answers=dict(conversation.data["answers"]),
+                messages=self.engine.catalog.snapshot.flows.messages,
             )
         )
         conversation.data["answers"].update(result.values)

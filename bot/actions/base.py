@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,6 +21,8 @@ class ActionContext:
 
     ``answers`` are the saved values (``category`` is the option key,
     ``location`` a ``{"latitude", "longitude", "address"}`` mapping...).
+    ``now`` is the step's clock (tests pass their own); ``messages`` the
+    bot's wording (flows/messages.yaml), for actions that word dates.
     """
 
     connection: Connection
@@ -30,6 +33,8 @@ class ActionContext:
     resident_id: int
     language: str
     answers: Mapping[str, Any]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    messages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
