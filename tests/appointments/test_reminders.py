@@ -23,7 +23,7 @@ TUESDAY_9 = local(2026, 12, 1, 9)
 
 
 @pytest.fixture
-def messages(config: Config) -> object:
+def messages(config: Config) -> Wording:
     return load_messages(config.flows_dir / "messages.yaml", config.languages)
 
 
