@@ -51,8 +51,8 @@ def test_a_reminder_goes_out_the_day_before_once(
         (
             "test",
             made.chat_id,
-            f"Le recuerdo su cita de mañana: Médico de cabecera, martes 01/12 a las 09:00. Referencia {made.reference}."
-            " Si no puede venir, anúlela desde «Pedir cita».",
+            f"Le recuerdo su cita: Médico de cabecera, el martes 01/12 a las 09:00. Referencia {made.reference}."
+            " Si no puede venir, anúlela desde «Pedir o cambiar una cita».",
         )
     ]
     assert rows(database)[0]["reminder_sent_at"] == local(2026, 11, 30, 10, 0)
@@ -73,7 +73,7 @@ def test_the_reminder_is_in_the_residents_language(
     assert made is not None
     assert send_due_reminders(database.writer, config, messages, local(2026, 11, 30, 12)) == 1
     ((_, _, text),) = outbox(database)
-    assert text.startswith("A reminder of your appointment tomorrow: Nursing, Tuesday 01/12 at 08:45.")
+    assert text.startswith("A reminder of your appointment: Nursing, on Tuesday 01/12 at 08:45.")
     assert made.reference in text
 
 
