@@ -40,9 +40,10 @@ def flow_context(config: Config) -> FlowContext:
     categories = tuple(OptionSpec(key=c.key, label=dict(c.label)) for c in config.categories.values())
     topics = tuple(OptionSpec(key=t.key, label=dict(t.label)) for t in config.topics.values())
     activities = tuple(OptionSpec(key=a.key, label=dict(a.label)) for a in config.activities.values())
+    services = tuple(OptionSpec(key=s.key, label=dict(s.label)) for s in config.services.values())
     return FlowContext(
         languages=config.languages,
-        option_sources={"categories": categories, "topics": topics, "activities": activities},
+        option_sources={"categories": categories, "topics": topics, "activities": activities, "services": services},
         actions={name: spec.provides for name, spec in ACTIONS.items()},
         lists={name: spec.lists for name, spec in ACTIONS.items() if spec.lists},
     )

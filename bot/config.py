@@ -20,13 +20,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml.comments import CommentedMap
 
 from bot.errors import ConfigError
+from bot.services import Service, parse_services
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
 
-__all__ = ["Activity", "Category", "ChannelSettings", "Config", "Department", "Procedure", "Topic", "load_config"]
+__all__ = [
+    "Activity",
+    "Category",
+    "ChannelSettings",
+    "Config",
+    "Department",
+    "Procedure",
+    "Service",
+    "Topic",
+    "load_config",
+]
 
 KNOWN_CHANNELS = ("web", "console", "telegram", "mastodon", "x")
 
@@ -100,6 +112,7 @@ class Config:
     topics: Mapping[str, Topic] = field(default_factory=dict)
     activities: Mapping[str, Activity] = field(default_factory=dict)
     procedures: Mapping[str, Procedure] = field(default_factory=dict)
+    services: Mapping[str, Service] = field(default_factory=dict)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -303,6 +316,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "topics",
             "activities",
             "procedures",
+            "services",
             "channels",
         ),
         "",
@@ -321,6 +335,12 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "ticket_prefix",
         )
     timezone = reader.string(town, "timezone", "town", default="Europe/Madrid")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise reader.fail(
+            town, "town.timezone", f"unknown time zone {timezone!r}", "write e.g. `timezone: Europe/Madrid`", "timezone"
+        ) from None
 
     langs = reader.section(root, "languages", "languages")
     reader.known_keys(langs, ("default", "available"), "languages")
@@ -432,6 +452,9 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
 
     activities = _activities(reader, root, languages)
     procedures = _procedures(reader, root, languages, departments)
+    services = parse_services(
+        reader, reader.section(root, "services", "services", required=False), departments, languages
+    )
 
     channels: dict[str, ChannelSettings] = {}
     chan_section = reader.section(root, "channels", "channels", required=False)
@@ -470,4 +493,5 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         topics=topics,
         activities=activities,
         procedures=procedures,
+        services=services,
     )

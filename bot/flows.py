@@ -108,6 +108,8 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "proposal_accepted",
     "proposal_rejected",
     "proposal_scheduled",
+    "weekdays",
+    "appointment_reminder",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

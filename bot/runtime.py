@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 
 import anyio.to_thread
@@ -26,6 +27,7 @@ from bot.inbox import Accepted, Upload, accept
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
 from bot.processor import Processor
+from bot.reminders import send_due_reminders
 from models import InboxItem, OutboxItem
 from models.db import Database
 
@@ -48,6 +50,7 @@ class Plaza:
         database: Database | None = None,
         reload_interval: float | None = 2.0,
         poll_interval: float = 1.0,
+        reminder_interval: float | None = 60.0,
     ) -> None:
         self.config = config
         self._owns_database = database is None
@@ -71,6 +74,8 @@ class Plaza:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reload_interval = reload_interval
         self._reloader: asyncio.Task[None] | None = None
+        self._reminder_interval = reminder_interval
+        self._reminder: asyncio.Task[None] | None = None
         self._started = False
 
     async def __aenter__(self) -> Plaza:
@@ -95,6 +100,8 @@ class Plaza:
                 await channel.start(self.dispatch)
             if self._reload_interval:
                 self._reloader = asyncio.create_task(self._watch_flows(), name="plaza-flow-reload")
+            if self._reminder_interval:
+                self._reminder = asyncio.create_task(self._remind(), name="plaza-reminders")
         except BaseException:
             await self.stop()
             raise
@@ -103,13 +110,14 @@ class Plaza:
         if not self._started:
             return
         self._started = False
-        if self._reloader is not None:
-            self._reloader.cancel()
-            try:
-                await self._reloader
-            except asyncio.CancelledError:
-                pass
-            self._reloader = None
+        for task in (self._reloader, self._reminder):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._reloader = self._reminder = None
         for channel in self.channels.values():
             try:
                 await channel.stop()
@@ -194,3 +202,23 @@ class Plaza:
                 log.error("a flow file is broken; still serving the last good version:\n%s", errors)
             except Exception:
                 log.exception("reloading flows failed; still serving the last good version")
+
+    async def _remind(self) -> None:
+        """Queue due appointment reminders now (catching up after a restart) and every interval after."""
+        assert self._reminder_interval is not None
+        while True:
+            try:
+                queued = await anyio.to_thread.run_sync(
+                    send_due_reminders,
+                    self.database.writer,
+                    self.config,
+                    self.catalog.snapshot.flows.messages,
+                    datetime.now(UTC),
+                )
+                if queued:
+                    log.info("queued %d appointment reminders", queued)
+                    for dispatcher in self.dispatchers.values():
+                        dispatcher.wake()
+            except Exception:
+                log.exception("queueing appointment reminders failed; trying again later")
+            await asyncio.sleep(self._reminder_interval)

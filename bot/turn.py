@@ -309,6 +309,7 @@ class Turn:
                 language=self.language,
                 answers=dict(conversation.data["answers"]),
                 flow=conversation.flow,
+                messages=self.engine.catalog.snapshot.flows.messages,
             )
         )
         conversation.data["answers"].update(result.values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from models.appointments import Appointment
 from models.conversations import Conversation, FlowVersion
 from models.inbox import InboxItem
 from models.media import MediaItem
@@ -15,6 +16,7 @@ from models.subscriptions import Subscription
 __all__ = [
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
+    "Appointment",
     "ChannelIdentity",
     "Conversation",
     "FlowVersion",

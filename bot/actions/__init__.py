@@ -13,6 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.actions.appointments import (
+    book_appointment,
+    cancel_appointment,
+    find_free_days,
+    find_free_times,
+    list_my_appointments,
+    move_appointment,
+)
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
 from bot.actions.incidents import create_service_request
 from bot.actions.procedures import create_plenary_proposal, create_procedure_request
@@ -32,5 +40,17 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("subscribe", subscribe, branches=("added", "already")),
         ActionSpec("unsubscribe", unsubscribe, branches=("removed", "absent")),
         ActionSpec("list_subscriptions", list_subscriptions, provides=("subscriptions",), branches=("some", "none")),
+        ActionSpec("find_free_days", find_free_days, branches=("some", "none"), lists=("days",)),
+        ActionSpec("find_free_times", find_free_times, branches=("some", "none"), lists=("times",)),
+        ActionSpec("book_appointment", book_appointment, provides=("reference",), branches=("booked", "taken")),
+        ActionSpec(
+            "list_my_appointments",
+            list_my_appointments,
+            provides=("appointments",),
+            branches=("some", "none"),
+            lists=("my_appointments",),
+        ),
+        ActionSpec("cancel_appointment", cancel_appointment, branches=("cancelled", "gone")),
+        ActionSpec("move_appointment", move_appointment, provides=("reference",), branches=("moved", "taken", "gone")),
     )
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,6 +22,8 @@ class ActionContext:
     ``answers`` are the saved values (``category`` is the option key,
     ``location`` a ``{"latitude", "longitude", "address"}`` mapping...).
     ``flow`` is the name of the flow the action runs in.
+    ``now`` is the step's clock (tests pass their own); ``messages`` the
+    bot's wording (flows/messages.yaml), for actions that word dates.
     """
 
     connection: Connection
@@ -32,6 +35,8 @@ class ActionContext:
     language: str
     answers: Mapping[str, Any]
     flow: str = ""
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    messages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.actions import ACTIONS
+from bot.catalog import flow_context
+from bot.config import Config
 from bot.errors import FlowError, FlowErrors
 from bot.flows import (
     REQUIRED_MESSAGES,
@@ -101,8 +103,8 @@ def test_yes_no_on_stay_words() -> None:
     assert flow.states["category"].next == {"light": "confirm", "on": "confirm"}
 
 
-def test_shipped_flows_load_cleanly() -> None:
-    flow_set = load_flows(FLOWS_DIR, CONTEXT)
+def test_shipped_flows_load_cleanly(config: Config) -> None:
+    flow_set = load_flows(FLOWS_DIR, flow_context(config))
     assert {"main_menu", "report_incident"} <= set(flow_set.flows)
     assert set(flow_set.messages) == set(REQUIRED_MESSAGES)
     report = flow_set.flows["report_incident"]
@@ -296,10 +298,8 @@ def test_unknown_action_lists_known_ones() -> None:
         .replace("Report {ticket} in {town}", "Report in {town}")
     )
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
-    assert error.hint == (
-        "known actions are: create_plenary_proposal, create_police_report, create_procedure_request, "
-        "create_service_request, list_my_requests, list_subscriptions, subscribe, unsubscribe"
-    )
+    assert error.hint == "known actions are: " + ", ".join(sorted(ACTIONS))
+    assert "create_service_request, " in error.hint
 
 
 def test_placeholder_never_saved() -> None:
