@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from bot.actions import ACTIONS
 from bot.config import Config
+from bot.directory import person_label
 from bot.errors import FlowError, FlowErrors
 from bot.flows import Flow, FlowContext, FlowSet, OptionSpec, load_flows, parse_flow
 from bot.machine import CompiledFlow, compile_flow
@@ -39,9 +40,14 @@ def flow_context(config: Config) -> FlowContext:
     """What flow validation needs from config.yaml and the action registry."""
     categories = tuple(OptionSpec(key=c.key, label=dict(c.label)) for c in config.categories.values())
     topics = tuple(OptionSpec(key=t.key, label=dict(t.label)) for t in config.topics.values())
+    departments = tuple(OptionSpec(key=d.key, label=dict(d.name)) for d in config.departments.values())
+    people = tuple(
+        OptionSpec(key=p.key, label={lang: person_label(p, lang) for lang in config.languages})
+        for p in config.people.values()
+    )
     return FlowContext(
         languages=config.languages,
-        option_sources={"categories": categories, "topics": topics},
+        option_sources={"categories": categories, "topics": topics, "departments": departments, "people": people},
         actions={name: spec.provides for name, spec in ACTIONS.items()},
         lists={name: spec.lists for name, spec in ACTIONS.items() if spec.lists},
     )

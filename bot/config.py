@@ -23,10 +23,11 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
+from bot.directory import Person, read_office_hours, read_people
 from bot.errors import ConfigError
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
 
-__all__ = ["Category", "ChannelSettings", "Config", "Department", "Topic", "load_config"]
+__all__ = ["Category", "ChannelSettings", "Config", "Department", "Person", "Topic", "load_config"]
 
 KNOWN_CHANNELS = ("web", "console", "telegram", "mastodon", "x")
 
@@ -36,6 +37,7 @@ class Department:
     key: str
     name: Mapping[str, str]
     private: bool
+    office_hours: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class Config:
     categories: Mapping[str, Category]
     channels: Mapping[str, ChannelSettings]
     topics: Mapping[str, Topic] = field(default_factory=dict)
+    people: Mapping[str, Person] = field(default_factory=dict)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -214,7 +217,18 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         )
     reader.known_keys(
         root,
-        ("town", "languages", "database", "server", "flows", "departments", "categories", "topics", "channels"),
+        (
+            "town",
+            "languages",
+            "database",
+            "server",
+            "flows",
+            "departments",
+            "categories",
+            "topics",
+            "people",
+            "channels",
+        ),
         "",
     )
 
@@ -301,11 +315,12 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
                 "give the department a `name: {es: ..., en: ...}`",
                 key,
             )
-        reader.known_keys(node, ("name", "private"), where)
+        reader.known_keys(node, ("name", "private", "office_hours"), where)
         departments[str(key)] = Department(
             key=str(key),
             name=reader.translations(node, "name", where, languages),
             private=reader.boolean(node, "private", where, False),
+            office_hours=read_office_hours(reader, node, where, languages),
         )
     if not departments:
         raise reader.fail(root, "departments", "no departments", "add at least one department", "departments")
@@ -339,6 +354,8 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     topic_section = reader.section(root, "topics", "topics", required=False)
     for key in topic_section:
         topics[str(key)] = Topic(key=str(key), label=reader.translations(topic_section, str(key), "topics", languages))
+
+    people = read_people(reader, root, departments, languages)
 
     channels: dict[str, ChannelSettings] = {}
     chan_section = reader.section(root, "channels", "channels", required=False)
@@ -375,4 +392,5 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         categories=categories,
         channels=channels,
         topics=topics,
+        people=people,
     )

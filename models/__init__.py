@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from models.conversations import Conversation, FlowVersion
+from models.handoffs import HANDOFF_STATUSES, HandoffRequest
 from models.inbox import InboxItem
 from models.media import MediaItem
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
@@ -13,11 +14,13 @@ from models.residents import ChannelIdentity, Resident
 from models.subscriptions import Subscription
 
 __all__ = [
+    "HANDOFF_STATUSES",
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
     "ChannelIdentity",
     "Conversation",
     "FlowVersion",
+    "HandoffRequest",
     "InboxItem",
     "MediaItem",
     "OutboxItem",
