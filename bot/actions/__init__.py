@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
+from bot.actions.handoffs import office_hours, request_handoff
 from bot.actions.incidents import create_service_request
 from bot.actions.requests import create_police_report, list_my_requests
 from bot.actions.subscriptions import list_subscriptions, subscribe, unsubscribe
@@ -29,5 +30,7 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("subscribe", subscribe, branches=("added", "already")),
         ActionSpec("unsubscribe", unsubscribe, branches=("removed", "absent")),
         ActionSpec("list_subscriptions", list_subscriptions, provides=("subscriptions",), branches=("some", "none")),
+        ActionSpec("request_handoff", request_handoff, provides=("to",), branches=("sent", "private", "already")),
+        ActionSpec("office_hours", office_hours, provides=("hours",), branches=("known", "unknown")),
     )
 }
