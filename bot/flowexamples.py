@@ -49,7 +49,7 @@ from bot.flows import NOT_FLOWS
 from bot.messages import Location
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
 from bot.yamlfile import show_value as _show
-from models import ServiceRequest
+from models import HandoffRequest, ServiceRequest
 
 __all__ = [
     "EXAMPLES_DIR",
@@ -65,7 +65,10 @@ __all__ = [
 EXAMPLES_DIR = "examples"
 """The examples' folder, inside the flows folder."""
 
-SAVED_KINDS: Mapping[str, Table] = {"service_request": ServiceRequest.__table__}  # type: ignore[attr-defined]
+SAVED_KINDS: Mapping[str, Table] = {
+    "service_request": ServiceRequest.__table__,  # type: ignore[attr-defined]
+    "handoff_request": HandoffRequest.__table__,  # type: ignore[attr-defined]
+}
 """What ``saved:`` and ``not_saved:`` can name, and the table each one is."""
 
 _FILE_KEYS = ("flow", "conversations")

@@ -45,7 +45,7 @@ def sqlite_file(town: Path) -> Path:
 def test_validate_shipped_flows(town: Path) -> None:
     result = run_plaza(town, "flows", "validate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (8 flows)"
+    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (9 flows)"
     assert result.stderr == ""
     assert not (town.parent / "var").exists(), "validating never touches the database"
 
