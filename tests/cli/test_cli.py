@@ -163,7 +163,7 @@ def test_yes_no_on_off_keys_stay_words(town: Path) -> None:
     edit(menu, "      report: {es:", "      on: {es:")
     edit(menu, "      help_me: {es:", "      off: {es:")
     edit(menu, "      report: go_report", "      on: go_report")
-    edit(menu, "      help_me: how", "      off: how")
+    edit(menu, "      help_me: go_tour", "      off: go_tour")
     flow = town.parent / REPORT
     edit(flow, "next: {yes: submit, no: cancelled}", "next:\n      yes: submit\n      no: cancelled")
     result = run_plaza(town, "flows", "validate")

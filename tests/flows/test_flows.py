@@ -32,6 +32,8 @@ CONTEXT = FlowContext(
             OptionSpec("water", {"es": "Agua", "en": "Water"}),
         ),
         "topics": (OptionSpec("news", {"es": "Noticias", "en": "News"}),),
+        "departments": (OptionSpec("alcaldia", {"es": "Alcaldía", "en": "Mayor's office"}),),
+        "people": (OptionSpec("mayor", {"es": "Ana Pérez — Alcaldesa", "en": "Ana Pérez — Mayor"}),),
     },
     actions={name: spec.provides for name, spec in ACTIONS.items()},
 )
@@ -297,7 +299,7 @@ def test_unknown_action_lists_known_ones() -> None:
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
     assert error.hint == (
         "known actions are: create_police_report, create_service_request, list_my_requests, "
-        "list_subscriptions, subscribe, unsubscribe"
+        "list_subscriptions, office_hours, request_handoff, subscribe, unsubscribe"
     )
 
 
