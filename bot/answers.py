@@ -29,8 +29,9 @@ What each kind accepts:
   ``{"latitude", "longitude", "address": None}``; else a typed address (4 letters
   or more) -> ``{"latitude": None, "longitude": None, "address": text}``.
 
-An optional text/photo/location step also accepts the ``skip`` button or a
-skip word (omitir, saltar, skip, ninguna, no): ``Accepted(None, "-", "skip")``.
+An optional text/photo/location step also accepts the ``skip`` button, its
+number ``1`` (channels without buttons show it as "1. Omitir") or a skip word
+(omitir, saltar, skip, ninguna, no): ``Accepted(None, "-", "skip")``.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def read_answer(
     ``today`` is the town's date, for relative dates.
     """
     text = _clean(message.text or "")
-    if step.optional and (message.choice == SKIP or (_norm(text) in _SKIP_WORDS and not _has_media(message))):
+    if step.optional and (message.choice == SKIP or (_is_skip(text) and not _has_media(message))):
         return Accepted(None, "-", SKIP)
     kind = step.input
     if kind == "choice":
@@ -156,6 +157,13 @@ def read_answer(
     if kind == "location":
         return _read_location(message, text)
     return Accepted(text or None, text)
+
+
+def _is_skip(text: str) -> bool:
+    """A skip word, or the number of the single skip option (1)."""
+    said = _norm(text)
+    number = _NUMBERED.fullmatch(said)
+    return said in _SKIP_WORDS or (number is not None and number.group(1) == "1")
 
 
 def _has_media(message: InboundMessage) -> bool:

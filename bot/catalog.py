@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from bot.actions import ACTIONS
 from bot.config import Config
+from bot.directory import person_label
 from bot.errors import FlowError, FlowErrors
 from bot.flows import PARTS_DIR, Flow, FlowContext, FlowSet, OptionSpec, load_flows, parse_flow, saved_names
 from bot.machine import CompiledFlow, compile_flow
@@ -41,9 +42,21 @@ def flow_context(config: Config) -> FlowContext:
     topics = tuple(OptionSpec(key=t.key, label=dict(t.label)) for t in config.topics.values())
     activities = tuple(OptionSpec(key=a.key, label=dict(a.label)) for a in config.activities.values())
     services = tuple(OptionSpec(key=s.key, label=dict(s.label)) for s in config.services.values())
+    departments = tuple(OptionSpec(key=d.key, label=dict(d.name)) for d in config.departments.values())
+    people = tuple(
+        OptionSpec(key=p.key, label={lang: person_label(p, lang) for lang in config.languages})
+        for p in config.people.values()
+    )
     return FlowContext(
         languages=config.languages,
-        option_sources={"categories": categories, "topics": topics, "activities": activities, "services": services},
+        option_sources={
+            "categories": categories,
+            "topics": topics,
+            "activities": activities,
+            "services": services,
+            "departments": departments,
+            "people": people,
+        },
         actions={name: spec.provides for name, spec in ACTIONS.items()},
         lists={name: spec.lists for name, spec in ACTIONS.items() if spec.lists},
     )

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml.comments import CommentedMap
 
+from bot.directory import Person, read_office_hours, read_people
 from bot.errors import ConfigError
 from bot.services import Service, parse_services
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml
@@ -34,6 +35,7 @@ __all__ = [
     "ChannelSettings",
     "Config",
     "Department",
+    "Person",
     "Procedure",
     "Service",
     "Topic",
@@ -48,6 +50,7 @@ class Department:
     key: str
     name: Mapping[str, str]
     private: bool
+    office_hours: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class Config:
     activities: Mapping[str, Activity] = field(default_factory=dict)
     procedures: Mapping[str, Procedure] = field(default_factory=dict)
     services: Mapping[str, Service] = field(default_factory=dict)
+    people: Mapping[str, Person] = field(default_factory=dict)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -317,6 +321,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "activities",
             "procedures",
             "services",
+            "people",
             "channels",
         ),
         "",
@@ -411,11 +416,12 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
                 "give the department a `name: {es: ..., en: ...}`",
                 key,
             )
-        reader.known_keys(node, ("name", "private"), where)
+        reader.known_keys(node, ("name", "private", "office_hours"), where)
         departments[str(key)] = Department(
             key=str(key),
             name=reader.translations(node, "name", where, languages),
             private=reader.boolean(node, "private", where, False),
+            office_hours=read_office_hours(reader, node, where, languages),
         )
     if not departments:
         raise reader.fail(root, "departments", "no departments", "add at least one department", "departments")
@@ -455,6 +461,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     services = parse_services(
         reader, reader.section(root, "services", "services", required=False), departments, languages
     )
+    people = read_people(reader, root, departments, languages)
 
     channels: dict[str, ChannelSettings] = {}
     chan_section = reader.section(root, "channels", "channels", required=False)
@@ -494,4 +501,5 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         activities=activities,
         procedures=procedures,
         services=services,
+        people=people,
     )

@@ -50,7 +50,7 @@ from bot.flows import NOT_FLOWS
 from bot.messages import Location
 from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
 from bot.yamlfile import show_value as _show
-from models import Appointment, ServiceRequest
+from models import Appointment, HandoffRequest, ServiceRequest
 
 __all__ = [
     "EXAMPLES_DIR",
@@ -69,6 +69,7 @@ EXAMPLES_DIR = "examples"
 SAVED_KINDS: Mapping[str, Table] = {
     "service_request": ServiceRequest.__table__,  # type: ignore[attr-defined]
     "appointment": Appointment.__table__,  # type: ignore[attr-defined]
+    "handoff_request": HandoffRequest.__table__,  # type: ignore[attr-defined]
 }
 """What ``saved:`` and ``not_saved:`` can name, and the table each one is."""
 

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from models.appointments import Appointment
 from models.conversations import Conversation, FlowVersion
+from models.handoffs import HANDOFF_STATUSES, HandoffRequest
 from models.inbox import InboxItem
 from models.media import MediaItem
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
@@ -14,12 +15,14 @@ from models.residents import ChannelIdentity, Resident
 from models.subscriptions import Subscription
 
 __all__ = [
+    "HANDOFF_STATUSES",
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
     "Appointment",
     "ChannelIdentity",
     "Conversation",
     "FlowVersion",
+    "HandoffRequest",
     "InboxItem",
     "MediaItem",
     "OutboxItem",

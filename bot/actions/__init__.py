@@ -22,6 +22,7 @@ from bot.actions.appointments import (
     move_appointment,
 )
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
+from bot.actions.handoffs import office_hours, request_handoff
 from bot.actions.incidents import create_service_request
 from bot.actions.procedures import create_plenary_proposal, create_procedure_request
 from bot.actions.requests import create_police_report, list_my_requests
@@ -52,5 +53,7 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ),
         ActionSpec("cancel_appointment", cancel_appointment, branches=("cancelled", "gone")),
         ActionSpec("move_appointment", move_appointment, provides=("reference",), branches=("moved", "taken", "gone")),
+        ActionSpec("request_handoff", request_handoff, provides=("to",), branches=("sent", "private", "already")),
+        ActionSpec("office_hours", office_hours, provides=("hours",), branches=("known", "unknown")),
     )
 }

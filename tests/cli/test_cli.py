@@ -45,7 +45,7 @@ def sqlite_file(town: Path) -> Path:
 def test_validate_shipped_flows(town: Path) -> None:
     result = run_plaza(town, "flows", "validate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (12 flows)"
+    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (13 flows)"
     assert result.stderr == ""
     assert not (town.parent / "var").exists(), "validating never touches the database"
 
@@ -115,7 +115,7 @@ BROKEN = [
         "    action: create_service_request\n",
         "    action: create_ticket\n",
         r"unknown action `create_ticket` in state `submit` — known actions are: "
-        r"(\w+, )*create_police_report, create_service_request, (\w+, )*list_my_requests",
+        r"(\w+, )*create_police_report, (\w+, )*create_service_request, (\w+, )*list_my_requests",
         (0,),
         id="unknown-action",
     ),
@@ -163,7 +163,7 @@ def test_yes_no_on_off_keys_stay_words(town: Path) -> None:
     edit(menu, "      report: {es:", "      on: {es:")
     edit(menu, "      help_me: {es:", "      off: {es:")
     edit(menu, "      report: go_report", "      on: go_report")
-    edit(menu, "      help_me: how", "      off: how")
+    edit(menu, "      help_me: go_tour", "      off: go_tour")
     flow = town.parent / REPORT
     edit(flow, "next: {yes: submit, no: cancelled}", "next:\n      yes: submit\n      no: cancelled")
     result = run_plaza(town, "flows", "validate")

@@ -29,7 +29,7 @@ def test_the_shipped_config_is_jun(tmp_path: Path) -> None:
     config = load_config(ROOT / "config.yaml", env={})
     assert config.town_name == "Jun" and config.ticket_prefix == "JUN"
     assert config.languages == ("es", "en") and config.default_language == "es"
-    assert set(config.departments) == {"alcaldia", "policia", "servicios", "salud", "secretaria"}
+    assert set(config.departments) == {"alcaldia", "policia", "servicios", "salud", "secretaria", "sociales"}
     assert config.categories["streetlight"].department == "servicios"
     assert config.categories["noise"].private  # the police's department is private
     assert config.enabled_channels() == ("web", "console")

@@ -500,7 +500,12 @@ def test_how_this_works_then_the_menu_again(config: Config, database: Database) 
     chat = Bot(config, database).chat()
     chat.send("hola")
     said = texts(chat.send("8"))
-    assert "Le haré unas preguntas cortas." in said
+    assert "Le enseño en un minuto cómo hablar conmigo." in said
+    assert "Pruebe ahora: escriba 1." in said
+    for answer in ("1", "1", "1", "1"):  # the practice steps, by number
+        assert not texts(chat.send(answer)).endswith(MENU)
+    said = texts(chat.send("1"))
+    assert "¡Ya sabe lo básico!" in said
     assert said.endswith(MENU)
 
 

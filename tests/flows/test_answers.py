@@ -170,6 +170,18 @@ def test_skip_word_is_text_when_not_optional() -> None:
     assert answer(step("text"), msg("no")) == Accepted("no", "no")
 
 
+@pytest.mark.parametrize("kind", ["text", "photo", "location"])
+def test_the_skip_options_number_skips(kind: str) -> None:
+    """Without buttons the skip option reads "1. Omitir": typing 1 skips, so numbers alone finish a flow."""
+    assert answer(step(kind, optional=True), msg("1")) == Accepted(None, "-", "skip")
+    assert answer(step(kind, optional=True), msg("opción 1")) == Accepted(None, "-", "skip")
+    assert answer(step(kind, optional=True), msg("2")) != Accepted(None, "-", "skip")
+
+
+def test_the_number_one_is_text_when_not_optional() -> None:
+    assert answer(step("text"), msg("1")) == Accepted("1", "1")
+
+
 # -- number --------------------------------------------------------------------------------------------------------
 
 

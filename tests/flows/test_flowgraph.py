@@ -75,7 +75,9 @@ def test_mermaid_goto_is_a_dotted_arrow_to_the_other_flow(flows: dict[str, Flow]
     text = mermaid(flows["main_menu"], "en")
     assert "s_go_report -.-> flow_report_incident" in text
     assert 'flow_report_incident{{"flow:report_incident"}}' in text
-    assert "s_how --> s_menu" in text
+    assert 's_menu -->|"help_me"| s_go_tour' in text
+    assert "s_go_tour -.-> flow_tour" in text
+    assert "s_numbers --> s_words" in mermaid(flows["tour"], "en")
 
 
 def test_mermaid_texts_are_in_the_language_and_short(flows: dict[str, Flow]) -> None:
@@ -162,13 +164,13 @@ def test_svg_escapes_a_hostile_text() -> None:
 
 
 def test_svg_wraps_long_texts_in_three_lines_at_most(flows: dict[str, Flow]) -> None:
-    shown = texts(svg(flows["main_menu"], "en"))
-    start = shown.index("how") + 1
+    shown = texts(svg(flows["tour"], "en"))
+    start = shown.index("numbers") + 1
     lines = shown[start : start + 3]
     assert all(len(line) <= 28 for line in lines)
-    assert lines[0].startswith("I will ask you")
+    assert lines[0].startswith("I ask you short")
     assert lines[-1].endswith("…")
-    assert not shown[start + 3].startswith(("own", "words", "At any"))
+    assert shown[start + 3] == "words"  # the next state: the long text stopped at three lines
 
 
 def test_an_unknown_language_names_the_state_and_the_languages(flows: dict[str, Flow]) -> None:

@@ -35,6 +35,8 @@ CONTEXT = FlowContext(
         ),
         "topics": (OptionSpec("news", {"es": "Noticias", "en": "News"}),),
         "activities": (OptionSpec("summer_school", {"es": "Escuela de verano", "en": "Summer school"}),),
+        "departments": (OptionSpec("alcaldia", {"es": "Alcaldía", "en": "Mayor's office"}),),
+        "people": (OptionSpec("mayor", {"es": "Ana Pérez — Alcaldesa", "en": "Ana Pérez — Mayor"}),),
     },
     actions={name: spec.provides for name, spec in ACTIONS.items()},
 )
