@@ -48,7 +48,7 @@ def numeric_answers(reply: OutboundMessage) -> list[str]:
     skip = ["1"] if count else []
     day = date.today() + timedelta(days=3)
     typed = {
-        "text": ["12345"],
+        "text": ["1234567890 1234567890"],  # long enough for any min_length of the shipped flows
         "number": ["3"],
         "date": [f"{day.day}/{day.month}"],
         "time": ["1030"],
@@ -122,7 +122,11 @@ class Explorer:
 def test_every_flow_can_be_finished_with_numbers_only(config: Config, sqlite: Database) -> None:
     bot = Bot(config, sqlite)
     flows = bot.catalog.snapshot.flows.flows
-    menu_flows = {name for name, flow in flows.items() if not flow.part and name != config.main_flow}
+    menu_flows = {  # a flow that asks nothing (my_requests) is over within the turn that starts it
+        name
+        for name, flow in flows.items()
+        if not flow.part and name != config.main_flow and any(step.waits for step in flow.states.values())
+    }
     finished: set[str] = set()
     for verified in (False, True):
         explorer = Explorer(bot, sqlite, verified)
