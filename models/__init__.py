@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from models.conversations import Conversation, FlowVersion
+from models.followers import RequestFollower, RequestUpdate
 from models.inbox import InboxItem
 from models.media import MediaItem
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
@@ -21,6 +22,8 @@ __all__ = [
     "InboxItem",
     "MediaItem",
     "OutboxItem",
+    "RequestFollower",
+    "RequestUpdate",
     "Resident",
     "ServiceRequest",
     "Subscription",
