@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
 from bot.actions.incidents import create_service_request
+from bot.actions.nearby import find_nearby_request, follow_request
 from bot.actions.requests import create_police_report, list_my_requests
 from bot.actions.subscriptions import list_subscriptions, subscribe, unsubscribe
 
@@ -26,6 +27,13 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("create_service_request", create_service_request, provides=("ticket", "department")),
         ActionSpec("list_my_requests", list_my_requests, provides=("requests",), branches=("some", "none")),
         ActionSpec("create_police_report", create_police_report, provides=("ticket",)),
+        ActionSpec(
+            "find_nearby_request",
+            find_nearby_request,
+            provides=("nearby", "nearby_ticket", "nearby_request"),
+            branches=("found", "none"),
+        ),
+        ActionSpec("follow_request", follow_request, provides=("nearby_ticket",)),
         ActionSpec("subscribe", subscribe, branches=("added", "already")),
         ActionSpec("unsubscribe", unsubscribe, branches=("removed", "absent")),
         ActionSpec("list_subscriptions", list_subscriptions, provides=("subscriptions",), branches=("some", "none")),
