@@ -183,7 +183,13 @@ def set_request_status(
 
 
 def _text(
-    messages: Mapping[str, Text], config: Config, status: str, ticket: str, took: timedelta, note: str | None, language: str
+    messages: Mapping[str, Text],
+    config: Config,
+    status: str,
+    ticket: str,
+    took: timedelta,
+    note: str | None,
+    language: str,
 ) -> str:
     fallback = config.default_language
     values = {"ticket": ticket, "took": humanized(took, language, messages, fallback), "town": config.town_name}

@@ -162,7 +162,9 @@ def find_nearby_request(context: ActionContext) -> ActionResult:
     (one line about it) and ``{nearby_ticket}``, or ``none``. The values are
     kept out of ``{summary}``: they are about someone else's report.
     """
-    found = nearby_request(context.connection, str(context.answers.get("category") or ""), context.answers.get("location"))
+    found = nearby_request(
+        context.connection, str(context.answers.get("category") or ""), context.answers.get("location")
+    )
     if found is None:
         hidden = {"nearby_request": None, "nearby_ticket": None, "nearby": None}
         return ActionResult(values=hidden, shown=dict.fromkeys(hidden, ""), branch="none")
