@@ -111,24 +111,25 @@ def nearby_request(connection: Connection, category: str, location: Any) -> tupl
 
     ``location`` is a saved location answer (``{"latitude", "longitude",
     "address"}``). The same address wins; otherwise the nearest within
-    :data:`NEARBY_METRES`. Returns the row and its distance (None for an
-    address match).
+    :data:`NEARBY_METRES` (the newest of equals). Returns the row and its
+    distance (None for an address match).
     """
     place = location if isinstance(location, dict) else {}
     latitude, longitude = place.get("latitude"), place.get("longitude")
     if not isinstance(latitude, (int, float)) or not isinstance(longitude, (int, float)):
         latitude = longitude = None
     address = normalize(str(place.get("address") or "")) or None
-    best: tuple[Any, float | None] | None = None
+    nearest: Any = None
+    nearest_distance = NEARBY_METRES
     for row in _candidates(connection, category, latitude, longitude, address):
         if address and row.address and normalize(row.address) == address:
             return row, None
         if latitude is None or longitude is None or row.latitude is None or row.longitude is None:
             continue
         distance = distance_metres(latitude, longitude, row.latitude, row.longitude)
-        if distance <= NEARBY_METRES and (best is None or distance < (best[1] or 0.0)):
-            best = (row, distance)
-    return best
+        if distance < nearest_distance or (nearest is None and distance == nearest_distance):
+            nearest, nearest_distance = row, distance
+    return None if nearest is None else (nearest, nearest_distance)
 
 
 def _shown(context: ActionContext, row: Any, distance: float | None) -> str:
