@@ -105,7 +105,18 @@ def test_shipped_flows_load_cleanly() -> None:
     assert {"main_menu", "report_incident"} <= set(flow_set.flows)
     assert set(flow_set.messages) == set(REQUIRED_MESSAGES)
     report = flow_set.flows["report_incident"]
-    assert list(report.states) == ["category", "description", "photo", "location", "confirm", "submit", "cancelled"]
+    assert list(report.states) == [
+        "category",
+        "description",
+        "photo",
+        "location",
+        "nearby",
+        "same",
+        "follow",
+        "confirm",
+        "submit",
+        "cancelled",
+    ]
     assert report.states["photo"].optional
     assert report.states["confirm"].next == {"yes": "submit", "no": "cancelled"}
     assert flow_set.flows["main_menu"].states["go_report"].goto == "report_incident"
@@ -296,8 +307,8 @@ def test_unknown_action_lists_known_ones() -> None:
     )
     assert (error.line, error.problem) == (18, "unknown action `create_ticket` in state `submit`")
     assert error.hint == (
-        "known actions are: create_police_report, create_service_request, list_my_requests, "
-        "list_subscriptions, subscribe, unsubscribe"
+        "known actions are: create_police_report, create_service_request, find_nearby_request, follow_request, "
+        "list_my_requests, list_subscriptions, subscribe, unsubscribe"
     )
 
 
