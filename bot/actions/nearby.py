@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
@@ -39,8 +40,6 @@ NEARBY_METRES = 50.0
 CANDIDATE_LIMIT = 500
 """At most this many open requests of a category are compared, newest first."""
 EARTH_RADIUS_METRES = 6_371_008.8
-DESCRIPTION_SHOWN = 80
-"""Characters of the other report's description shown to the resident."""
 
 _REQUEST = RawStatement(
     select(REQUESTS.c.ticket, REQUESTS.c.resident_id, REQUESTS.c.private).where(
@@ -88,7 +87,7 @@ def _candidates(
             REQUESTS.c.id,
             REQUESTS.c.ticket,
             REQUESTS.c.category,
-            REQUESTS.c.description,
+            REQUESTS.c.created_at,
             REQUESTS.c.latitude,
             REQUESTS.c.longitude,
             REQUESTS.c.address,
@@ -132,10 +131,19 @@ def nearby_request(connection: Connection, category: str, location: Any) -> tupl
     return None if nearest is None else (nearest, nearest_distance)
 
 
-def _shown(context: ActionContext, row: Any, distance: float | None) -> str:
-    """One line about the other report: ticket · category · place · the start of its description.
+def _local_date(value: Any, timezone: str) -> str:
+    """A stored timestamp (SQLite text or PostgreSQL datetime, UTC) as the town's ``dd/mm/yyyy``."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return str(moment.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y"))
 
-    Never the reporter: no name, account, channel or date of theirs.
+
+def _shown(context: ActionContext, row: Any, distance: float | None) -> str:
+    """One line about the other report: ticket · category · place · the day it was reported.
+
+    Never who reported it: no name, account or channel, and not its description
+    either, which is the reporter's own free text and may name them.
     """
     category = context.config.categories.get(row.category)
     label = (
@@ -147,20 +155,14 @@ def _shown(context: ActionContext, row: Any, distance: float | None) -> str:
         place = f"📍 {row.latitude:.5f}, {row.longitude:.5f}"
         if distance is not None and round(distance) > 0:
             place += f" (≈ {round(distance)} m)"
-    description = " ".join(str(row.description or "").split())
-    if len(description) > DESCRIPTION_SHOWN:
-        description = description[: DESCRIPTION_SHOWN - 1].rstrip() + "…"
-    parts = [str(row.ticket), label, place]
-    if description:
-        parts.append(f"“{description}”")
-    return " · ".join(parts)
+    return " · ".join((str(row.ticket), label, place, _local_date(row.created_at, context.config.timezone)))
 
 
 def find_nearby_request(context: ActionContext) -> ActionResult:
     """Look for an open public request like the one being reported (same category and place).
 
     Reads ``category`` and ``location``. Branch ``found`` with ``{nearby}``
-    (one line about it) and ``{nearby_ticket}``, or ``none``. The values are
+    (ticket · category · place · date) and ``{nearby_ticket}``, or ``none``. The values are
     kept out of ``{summary}``: they are about someone else's report.
     """
     found = nearby_request(
