@@ -1,7 +1,7 @@
 """The ``plaza`` command: parse arguments, call the application, map errors to exit codes.
 
-Exit codes: 0 done; 1 problems found (``flows validate``, a ticket that is no
-proposal for ``proposals decide``); 2 a config or usage error; 3 the database
+Exit codes: 0 done; 1 problems found (``flows validate``, an unknown ticket, a
+ticket that is no proposal for ``proposals decide``); 2 a config or usage error; 3 the database
 is unreachable or not migrated. Errors are printed as one readable line
 (``file:line: key: problem — fix``), never as a traceback.
 """
@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("ticket", help="the proposal's ticket, e.g. JUN-2026-000007")
     decide.add_argument("decision", choices=("accepted", "rejected", "scheduled"))
     decide.add_argument("--date", type=_plenary_date, help="the plenary's date, YYYY-MM-DD (with `scheduled`)")
+
+    requests = commands.add_parser("requests", help="service requests (incident reports)")
+    requests_commands = requests.add_subparsers(dest="requests_command", required=True, metavar="ACTION")
+    status = requests_commands.add_parser("status", help="set a request's status and tell its reporter and followers")
+    status.add_argument("ticket", help="the request's ticket, e.g. JUN-2026-000123")
+    status.add_argument("status", help="received, acknowledged, in_progress, fixed, duplicate, not_ours or closed")
+    status.add_argument("--note", help="a note for the resident, added to the message")
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -225,6 +232,33 @@ def _decide(config: Config, ticket: str, decision: str, plenary: date | None) ->
     return EXIT_OK
 
 
+def _request_status(config: Config, ticket: str, status: str, note: str | None) -> int:
+    from datetime import UTC, datetime
+
+    from bot.request_status import STATUSES, UnknownRequest, request_id_for, set_request_status
+    from models.db import Database
+
+    if status not in STATUSES:
+        print(f"unknown status `{status}` — use one of: {', '.join(STATUSES)}", file=sys.stderr)
+        return EXIT_CONFIG
+    database = Database(config.database_url)
+    try:
+        database.check_schema()
+        with database.writer.begin() as connection:
+            request_id = request_id_for(connection, ticket)
+            change = set_request_status(connection, config, request_id, status, note=note, now=datetime.now(UTC))
+    except UnknownRequest as error:
+        print(f"{error} — check the ticket (e.g. {config.ticket_prefix}-2026-000123)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        database.dispose()
+    if change.changed:
+        print(f"{change.ticket}: {change.old_status} -> {change.status}; {change.notified} message(s) queued")
+    else:
+        print(f"{change.ticket} is already {change.status}; nothing sent")
+    return EXIT_OK
+
+
 def _locale_language() -> str | None:
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
         value = os.environ.get(variable)
@@ -258,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _decide(config, args.ticket, args.decision, args.date)
         if args.command == "db":
             return _upgrade(config)
+        if args.command == "requests":
+            return _request_status(config, args.ticket, args.status, args.note)
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

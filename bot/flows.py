@@ -110,6 +110,21 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "proposal_scheduled",
     "weekdays",
     "appointment_reminder",
+    "emergency",
+    "request_status_received",
+    "request_status_acknowledged",
+    "request_status_in_progress",
+    "request_status_fixed",
+    "request_status_duplicate",
+    "request_status_not_ours",
+    "request_status_closed",
+    "request_status_note",
+    "took_minute",
+    "took_minutes",
+    "took_hour",
+    "took_hours",
+    "took_day",
+    "took_days",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

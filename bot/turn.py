@@ -395,6 +395,10 @@ class Turn:
             self._restart()
         elif command.name == "back":
             self._back()
+        elif command.name == "emergency":
+            # 112 at once, then the same question: nothing the resident answered is lost
+            self.say(self.message("emergency"))
+            self.ask()
         elif command.name == "language":
             if command.language:
                 self._set_language(command.language)

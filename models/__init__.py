@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from models.appointments import Appointment
 from models.conversations import Conversation, FlowVersion
+from models.followers import RequestFollower, RequestUpdate
 from models.handoffs import HANDOFF_STATUSES, HandoffRequest
 from models.inbox import InboxItem
 from models.media import MediaItem
@@ -26,6 +27,8 @@ __all__ = [
     "InboxItem",
     "MediaItem",
     "OutboxItem",
+    "RequestFollower",
+    "RequestUpdate",
     "Resident",
     "ServiceRequest",
     "Subscription",

@@ -24,6 +24,7 @@ from bot.actions.appointments import (
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
 from bot.actions.handoffs import office_hours, request_handoff
 from bot.actions.incidents import create_service_request
+from bot.actions.nearby import find_nearby_request, follow_request
 from bot.actions.procedures import create_plenary_proposal, create_procedure_request
 from bot.actions.requests import create_police_report, list_my_requests
 from bot.actions.subscriptions import list_subscriptions, subscribe, unsubscribe
@@ -38,6 +39,13 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("create_police_report", create_police_report, provides=("ticket",)),
         ActionSpec("create_procedure_request", create_procedure_request, provides=("ticket", "department")),
         ActionSpec("create_plenary_proposal", create_plenary_proposal, provides=("ticket", "department")),
+        ActionSpec(
+            "find_nearby_request",
+            find_nearby_request,
+            provides=("nearby", "nearby_ticket", "nearby_request"),
+            branches=("found", "none"),
+        ),
+        ActionSpec("follow_request", follow_request, provides=("nearby_ticket",)),
         ActionSpec("subscribe", subscribe, branches=("added", "already")),
         ActionSpec("unsubscribe", unsubscribe, branches=("removed", "absent")),
         ActionSpec("list_subscriptions", list_subscriptions, provides=("subscriptions",), branches=("some", "none")),

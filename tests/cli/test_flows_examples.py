@@ -20,7 +20,7 @@ def town(tmp_path: Path) -> Path:
 def test_shipped_examples_pass(town: Path) -> None:
     result = run_plaza(town, "flows", "test")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "report_incident: 8 conversations, 8 passed" in result.stdout
+    assert "report_incident: 14 conversations, 14 passed" in result.stdout
 
 
 def test_a_wrong_expectation_fails_with_its_line(town: Path) -> None:

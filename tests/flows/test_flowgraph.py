@@ -53,15 +53,17 @@ def test_mermaid_has_every_state_of_report_incident(flows: dict[str, Flow]) -> N
     assert text.splitlines()[1] == "flowchart TD"
     for name in flow.states:
         assert f"    s_{name}" in text
-        assert f'"{name}<br/>' in text
+        # a state that only runs an action (nearby) has no text to show
+        assert f'"{name}<br/>' in text or f'[["{name}"]]' in text
 
 
 def test_mermaid_shapes_mark_start_end_and_action(flows: dict[str, Flow]) -> None:
     text = mermaid(flows["report_incident"], "en")
     assert 's_category(["category<br/>What is the problem?"])' in text
     assert 's_cancelled((("cancelled<br/>' in text
-    assert "class s_submit,s_cancelled ending" in text
-    assert "class s_submit action" in text
+    assert "class s_follow,s_submit,s_cancelled ending" in text
+    assert "class s_nearby,s_follow,s_submit action" in text
+    assert 's_nearby[["nearby"]]' in text
 
 
 def test_mermaid_labels_the_answers_of_confirm(flows: dict[str, Flow]) -> None:
@@ -111,7 +113,7 @@ def test_svg_is_xml_with_every_state(flows: dict[str, Flow]) -> None:
 def test_svg_draws_labelled_arrows_with_heads(flows: dict[str, Flow]) -> None:
     root = ElementTree.fromstring(svg(flows["report_incident"], "en"))
     arrows = [p for p in root.iter(f"{SVG}path") if p.get("marker-end") == "url(#arrow)"]
-    assert len(arrows) == 6 + 1  # six `next` arrows and the start marker
+    assert len(arrows) == 10 + 1  # ten `next` arrows and the start marker
     assert root.find(f"{SVG}defs/{SVG}marker[@id='arrow']") is not None
     shown = texts(svg(flows["report_incident"], "en"))
     assert "yes" in shown and "no" in shown

@@ -110,7 +110,18 @@ def test_shipped_flows_load_cleanly(config: Config) -> None:
     assert {"main_menu", "report_incident"} <= set(flow_set.flows)
     assert set(flow_set.messages) == set(REQUIRED_MESSAGES)
     report = flow_set.flows["report_incident"]
-    assert list(report.states) == ["category", "description", "photo", "location", "confirm", "submit", "cancelled"]
+    assert list(report.states) == [
+        "category",
+        "description",
+        "photo",
+        "location",
+        "nearby",
+        "same",
+        "follow",
+        "confirm",
+        "submit",
+        "cancelled",
+    ]
     assert report.states["photo"].optional
     assert report.states["confirm"].next == {"yes": "submit", "no": "cancelled"}
     assert flow_set.flows["main_menu"].states["go_report"].goto == "report_incident"

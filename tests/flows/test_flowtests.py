@@ -54,7 +54,7 @@ def test_the_shipped_examples_all_pass(config: Config) -> None:
     report = format_results(results)
     assert results, report
     assert all(result.passed for result in results), report
-    assert "report_incident: 8 conversations, 8 passed" in report
+    assert "report_incident: 14 conversations, 14 passed" in report
     assert "main_menu: 8 conversations, 8 passed" in report
 
 

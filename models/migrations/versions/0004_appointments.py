@@ -1,7 +1,7 @@
 """appointments: residents' bookings of service slots
 
-Revision ID: 0003_appointments
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0003_appointments"
-down_revision = "0005_procedures"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

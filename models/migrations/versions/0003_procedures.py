@@ -1,6 +1,6 @@
 """procedures: service requests of every kind (incident, police, procedure, proposal), with a title and details
 
-Revision ID: 0005_procedures
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0005_procedures"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """handoffs: requests to talk to a person of a department
 
-Revision ID: 0006_handoffs
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0006_handoffs"
-down_revision = "0003_appointments"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
