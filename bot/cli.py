@@ -151,8 +151,10 @@ def _validate(config: Config, paths: Sequence[Path]) -> int:
                 print(error, file=sys.stderr)
             failed = True
             continue
-        count = len(snapshot.flows.flows)
-        print(f"{target}: ok ({count} flow{'s' if count != 1 else ''})")
+        parts = sum(1 for flow in snapshot.flows.flows.values() if flow.part)
+        count = len(snapshot.flows.flows) - parts
+        with_parts = f", {parts} part{'s' if parts != 1 else ''}" if parts else ""
+        print(f"{target}: ok ({count} flow{'s' if count != 1 else ''}{with_parts})")
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 

@@ -128,6 +128,8 @@ def _graph(flow: Flow, language: str) -> _Graph:
     for name, step in flow.states.items():
         key = f"s:{name}"
         text = _in(step.ask, language, flow, name) or _in(step.say, language, flow, name)
+        if step.call is not None:
+            text = f"call {step.call}" + (f": {text}" if text else "")
         nodes[key] = _Node(key, name, text, step.action, step.goto, name == flow.start, step.end)
         for target, label in _targets(step):
             if target in flow.states:

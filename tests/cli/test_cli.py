@@ -45,7 +45,7 @@ def sqlite_file(town: Path) -> Path:
 def test_validate_shipped_flows(town: Path) -> None:
     result = run_plaza(town, "flows", "validate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (13 flows)"
+    assert result.stdout.strip() == f"{town.parent / 'flows'}: ok (13 flows, 1 part)"
     assert result.stderr == ""
     assert not (town.parent / "var").exists(), "validating never touches the database"
 
@@ -105,9 +105,9 @@ BROKEN = [
         id="missing-translation",
     ),
     pytest.param(
-        "    input: location\n",
+        "    input: photo\n",
         "    input: gps\n",
-        r"unknown input `gps` in state `location` — use one of: text, choice, yes_no, .*location",
+        r"unknown input `gps` in state `photo` — use one of: text, choice, yes_no, .*location",
         (0,),
         id="unknown-input",
     ),
@@ -151,7 +151,7 @@ def test_validate_broken_flow(town: Path, old: str, new: str, expected: str, off
 
 def test_validate_prints_every_problem_at_once(town: Path) -> None:
     flow = town.parent / REPORT
-    edit(flow, "    input: location\n", "    input: gps\n")
+    edit(flow, "    input: photo\n", "    input: gps\n")
     edit(flow, "    action: create_service_request\n", "    action: create_ticket\n")
     result = run_plaza(town, "flows", "validate")
     assert result.returncode == 1
@@ -252,11 +252,11 @@ def test_db_upgrade_creates_the_file_and_is_idempotent(town: Path) -> None:
 def test_serve_refuses_a_broken_flow(town: Path) -> None:
     assert run_plaza(town, "db", "upgrade").returncode == 0
     flow = town.parent / REPORT
-    line = edit(flow, "    input: location\n", "    input: gps\n")
+    line = edit(flow, "    input: photo\n", "    input: gps\n")
     result = run_plaza(town, "serve", "--port", str(free_port()), timeout=30)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "the flows have problems" in result.stderr
-    assert f"{flow}:{line}: unknown input `gps` in state `location` — use one of:" in result.stderr
+    assert f"{flow}:{line}: unknown input `gps` in state `photo` — use one of:" in result.stderr
     assert "Traceback" not in result.stderr
 
 

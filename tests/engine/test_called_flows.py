@@ -145,3 +145,17 @@ def test_a_part_needs_no_example_file_and_is_not_a_menu_flow(config: Config, tmp
     flow_set = load_flows(town(config, tmp_path).flows_dir, flow_context(config))
     assert flow_set.flows["ask_place"].part
     assert not flow_set.flows["main_menu"].part
+
+
+def test_the_graph_shows_the_call_and_the_rules(config: Config, tmp_path: Path) -> None:
+    from bot.flowgraph import mermaid
+
+    menu = MENU.replace(
+        "    next: {yes: sent, no: dropped}\n",
+        "    save: ok\n    next:\n      - if: {ok: 'yes'}\n        then: sent\n      - else: dropped\n",
+    )
+    flows = load_flows(town(config, tmp_path, menu=menu).flows_dir, flow_context(config)).flows
+    text = mermaid(flows["main_menu"], "en")
+    assert 's_place["place<br/>call ask_place"]' in text
+    assert 's_confirm -->|"ok yes"| s_sent' in text
+    assert 's_confirm -->|"else"| s_dropped' in text

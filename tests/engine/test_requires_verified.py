@@ -57,6 +57,7 @@ def town_with_proposals(config: Config, tmp_path: Path) -> Config:
     flows.mkdir()
     for name in ("report_incident.yaml", "messages.yaml", "words.yaml"):
         shutil.copy(ROOT / "flows" / name, flows / name)
+    shutil.copytree(ROOT / "flows" / "parts", flows / "parts")
     (flows / "proposal.yaml").write_text(PROPOSAL, encoding="utf-8")
     (flows / "main_menu.yaml").write_text(MENU, encoding="utf-8")
     return replace(config, flows_dir=flows)

@@ -114,7 +114,7 @@ def test_shipped_flows_load_cleanly(config: Config) -> None:
         "category",
         "description",
         "photo",
-        "location",
+        "place",
         "nearby",
         "same",
         "follow",

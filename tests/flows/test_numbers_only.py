@@ -67,14 +67,18 @@ class Explorer:
         self.finished: set[str] = set()
         self.stuck: list[str] = []
 
-    def where(self, chat_id: str) -> tuple[str, str]:
+    def where(self, chat_id: str) -> tuple[str, str, str]:
+        """The flow and state, and the flows that called it (a part asked from two flows is two places)."""
         with self.database.writer.begin() as connection:
             row = connection.execute(
-                select(CONVERSATIONS.c.flow, CONVERSATIONS.c.state).where(CONVERSATIONS.c.chat_id == chat_id)
+                select(CONVERSATIONS.c.flow, CONVERSATIONS.c.state, CONVERSATIONS.c.data).where(
+                    CONVERSATIONS.c.chat_id == chat_id
+                )
             ).one()
-        return row.flow, row.state
+        callers = "/".join(f"{frame['flow']}.{frame['state']}" for frame in (row.data or {}).get("stack", []))
+        return row.flow, row.state, callers
 
-    def replay(self, inputs: tuple[str, ...]) -> tuple[str, list[OutboundMessage], list[tuple[str, str]]]:
+    def replay(self, inputs: tuple[str, ...]) -> tuple[str, list[OutboundMessage], list[tuple[str, str, str]]]:
         self.paths += 1
         chat_id = f"{'v' if self.verified else 'u'}{self.paths}"
         chat = self.bot.chat(chat_id)
@@ -88,8 +92,8 @@ class Explorer:
             trail.append(self.where(chat_id))
         return chat_id, replies, trail
 
-    def run(self, main: str) -> set[tuple[str, str]]:
-        seen: set[tuple[str, str]] = set()
+    def run(self, main: str) -> set[tuple[str, str, str]]:
+        seen: set[tuple[str, str, str]] = set()
         todo: deque[tuple[str, ...]] = deque([()])
         while todo and self.paths < MAX_PATHS:
             inputs = todo.popleft()
