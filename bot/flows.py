@@ -382,15 +382,17 @@ def parse_flow(text: str, path: str, context: FlowContext) -> Flow:
 
 
 def _parse(
-    text: str, path: str, context: FlowContext, part: bool = False
+    text: str, path: str, context: FlowContext, part: bool = False, root: object = None
 ) -> tuple[Flow | None, list[FlowError], list[tuple[str, int]]]:
     """The flow (None when broken), its problems, and its ``goto`` targets with their lines
-    (a ``call:`` target as ``call:NAME``)."""
+    (a ``call:`` target as ``call:NAME``). ``root`` is ``text`` already read as YAML, if it was
+    (reading is most of the cost; the checks never change the tree)."""
     reader = _Reader(path, context.languages)
-    try:
-        root = read_yaml_text(text)
-    except YamlProblem as problem:
-        return None, [FlowError(path, problem.line, problem.problem, problem.hint)], []
+    if root is None:
+        try:
+            root = read_yaml_text(text)
+        except YamlProblem as problem:
+            return None, [FlowError(path, problem.line, problem.problem, problem.hint)], []
     if not isinstance(root, CommentedMap):
         reader.fail(
             node_line(root) or 1,
@@ -1206,24 +1208,30 @@ def load_flows(directory: Path, context: FlowContext, main: str = "main_menu") -
                 "rename one of them",
             )
         )
-    texts: list[tuple[Path, str, bool]] = []
+    texts: list[tuple[Path, str, bool, object]] = []
     for file, part in [*((f, False) for f in files), *((f, True) for f in parts)]:
         try:
-            texts.append((file, file.read_bytes().decode("utf-8"), part))
+            text = file.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             errors.append(FlowError(str(file), None, "the file is not UTF-8 text", "save it as UTF-8"))
+            continue
         except OSError as error:
             errors.append(FlowError(str(file), None, f"cannot read the file ({error.strerror})"))
-    # A first reading learns what each flow saves, so that a flow may use {name} saved by a flow it calls.
+            continue
+        try:
+            texts.append((file, text, part, read_yaml_text(text)))
+        except YamlProblem:
+            texts.append((file, text, part, None))  # _parse reports it
+    # A first look learns what each flow saves, so that a flow may use {name} saved by a flow it calls.
     called: dict[str, frozenset[str]] = {}
-    for file, text, part in texts:
-        first, _, _ = _parse(text, str(file), context, part)
+    for file, text, part, root in texts:
+        first, _, _ = _parse(text, str(file), context, part, root)
         if first is not None:
             called[first.name] = frozenset(saved_names(first, context))
     context = replace(context, called=called)
-    for file, text, part in texts:
+    for file, text, part, root in texts:
         shown = str(file)
-        flow, problems, targets = _parse(text, shown, context, part)
+        flow, problems, targets = _parse(text, shown, context, part, root)
         errors.extend(problems)
         links.extend((shown, file.stem, target, line) for target, line in targets)
         if flow is not None:

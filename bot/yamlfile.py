@@ -8,6 +8,7 @@ booleans. Mappings keep the line of every key, so errors can name it.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,14 @@ def _loader() -> YAML:
     return yaml
 
 
+@functools.lru_cache(maxsize=256)
 def read_yaml_text(text: str) -> Any:
-    """Parse YAML 1.2 text into ruamel's line-aware maps and lists."""
+    """Parse YAML 1.2 text into ruamel's line-aware maps and lists.
+
+    The same text gives the same tree, cached: reading is most of what loading
+    the flows costs, and the server and tests load unchanged files again and
+    again. Callers must treat the tree as read-only.
+    """
     try:
         return _loader().load(text)
     except MarkedYAMLError as error:
