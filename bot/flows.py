@@ -581,7 +581,7 @@ def _parse_step(reader: _Reader, name: str, line: int, node: object, context: Fl
             name,
         )
     optional = reader.flag(node, "optional", where, name)
-    if optional and kind not in OPTIONAL_KINDS:
+    if optional and kind not in OPTIONAL_KINDS and known_kind:
         reader.fail(
             key_line(node, "optional"),
             f"{where} is optional but its input is `{kind}`",

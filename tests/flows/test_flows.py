@@ -142,6 +142,15 @@ def test_error_prints_file_line_problem_and_fix() -> None:
     assert error.state == "confirm"
 
 
+def test_a_misspelt_input_on_an_optional_question_is_one_problem() -> None:
+    text = GOOD.replace(
+        "  confirm:\n",
+        "  photo:\n    ask: {es: ¿Foto?, en: Photo?}\n    input: foto\n"
+        "    optional: true\n    next: confirm\n  confirm:\n",
+    ).replace("next: {light: confirm, on: confirm}", "next: {light: photo, on: confirm}")
+    assert only(text).problem == "unknown input `foto` in state `photo`"
+
+
 def test_unknown_key_at_top_suggests_closest() -> None:
     error = only(GOOD.replace("start: category", "start: category\ntittle: {es: x, en: x}"))
     assert (error.line, error.problem) == (4, "unknown key `tittle` in the flow")
