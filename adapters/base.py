@@ -31,6 +31,7 @@ from bot.messages import InboundMessage, Option, OutboundMessage, SentReceipt
 
 __all__ = [
     "Channel",
+    "Checkable",
     "Dispatch",
     "Limits",
     "WebhookChannel",
@@ -89,6 +90,15 @@ class Channel(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, message: OutboundMessage) -> SentReceipt: ...
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A channel that can say whether it reaches its platform (``plaza channels check``)."""
+
+    async def check(self) -> str:
+        """The account it acts as (``@JunBot``); raises :class:`~bot.errors.ChannelError` if unreachable."""
+        ...
 
 
 @runtime_checkable

@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default from config or $PLAZA_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config or $PLAZA_PORT)")
 
+    channels = commands.add_parser("channels", help="the messaging platforms Plaza talks through")
+    channels_commands = channels.add_subparsers(dest="channels_command", required=True, metavar="ACTION")
+    channels_commands.add_parser("check", help="for each enabled platform: can it reach its API, as which account")
+
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", default=None, help="who you are to the bot (default: your login name)")
     chat.add_argument("--language", default=None, help="es or en (default: from $LANG)")
@@ -96,12 +100,13 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(config: Config, host: str | None, port: int | None) -> int:
     import uvicorn
 
+    from adapters.setup import platform_channels
     from adapters.web import WebChannel
     from bot.runtime import Plaza
     from bot.web.app import create_app
 
     web = WebChannel()
-    plaza = Plaza(config, [web])
+    plaza = Plaza(config, [web, *platform_channels(config, os.environ)])
     app = create_app(plaza, web)
     bind_host, bind_port = host or config.host, port or config.port
     print(
@@ -269,6 +274,29 @@ def _locale_language() -> str | None:
     return None
 
 
+async def _check_channels(config: Config) -> int:
+    """One line per enabled platform: the account it acts as, or why it cannot reach its API."""
+    from adapters.base import Checkable
+    from adapters.setup import platform_channels
+    from bot.errors import ChannelError
+
+    channels = platform_channels(config, os.environ)
+    if not channels:
+        print("no platform channel is enabled in config.yaml (channels: telegram, mastodon, x)")
+        return EXIT_OK
+    failed = False
+    for channel in channels:
+        if not isinstance(channel, Checkable):
+            print(f"{channel.name}: cannot be checked")
+            continue
+        try:
+            print(f"{channel.name}: ok, as {await channel.check()}")
+        except ChannelError as error:
+            failed = True
+            print(f"{channel.name}: cannot reach its API — {error}", file=sys.stderr)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -294,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _decide(config, args.ticket, args.decision, args.date)
         if args.command == "db":
             return _upgrade(config)
+        if args.command == "channels":
+            return asyncio.run(_check_channels(config))
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
         if args.command == "bench":

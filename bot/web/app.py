@@ -18,6 +18,7 @@ from bot.errors import PlazaError
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
+from bot.web.webhooks import webhook_routes
 
 __all__ = ["create_app"]
 
@@ -48,6 +49,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True) -
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/", home)]
     chat, _api = chat_routes(plaza, web)
     routes.extend(chat)
+    routes.extend(webhook_routes(plaza))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
