@@ -9,9 +9,15 @@ the row go again on restart: platforms with idempotency keys (the row id)
 drop the second copy; for the others that one in-flight message is the only
 possible double.
 
-Failures: :class:`~bot.errors.RetryLater` waits what the platform said;
-any other error backs off exponentially with jitter; after ``max_attempts``
-or on :class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason.
+Pacing (:mod:`bot.pacing`): sends through one channel account are spaced by
+its :class:`~adapters.base.Limits`, overall and per chat; a chat that must
+wait is skipped this round (its later rows stay behind it) while other chats
+go on.
+
+Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx) pauses the whole
+account for the time the platform said, and the row waits that long; any
+other error backs off exponentially with jitter; after ``max_attempts`` or on
+:class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import asyncio
 import logging
 import os
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +38,7 @@ from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, updat
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
+from bot.pacing import Pacer
 from models import PRIORITY_REPLY, OutboxItem
 from models.rawsql import RawStatement, db_json, db_time
 
@@ -134,6 +142,10 @@ def delivered(engine: Engine, channel: str, chat_id: str, after: int, limit: int
     return [outbound_of(row) for row in rows]
 
 
+_SHORT_WAIT = 0.05
+"""A paced chat due within this many seconds is waited for rather than left for the next round."""
+
+
 def _backoff(attempts: int) -> float:
     """Seconds to wait after the n-th failure: 1, 2, 4 ... capped at 300, with ±25 % jitter."""
     base: float = min(300.0, float(2 ** max(0, attempts - 1)))
@@ -157,6 +169,7 @@ class Dispatcher:
         batch: int = 200,
         max_attempts: int = 8,
         on_sent: Callable[[OutboundMessage], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._channel = channel
@@ -166,6 +179,8 @@ class Dispatcher:
         self._on_sent = on_sent
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pacer = Pacer(channel.limits, clock)
+        self._soonest: float | None = None  # when a paced chat may go again (monotonic), for the idle wait
         # A test hook: PLAZA_TEST_HOLD_DISPATCHER=1 never sends, so a test can kill the
         # process after a step committed its replies and before they were sent.
         self._held = os.environ.get("PLAZA_TEST_HOLD_DISPATCHER") == "1"
@@ -197,8 +212,11 @@ class Dispatcher:
                 sent = 0
             if sent:
                 continue
+            wait = self._poll_interval
+            if self._soonest is not None:
+                wait = min(wait, max(0.01, self._soonest - self._pacer.now()))
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
             except TimeoutError:
                 pass
             self._wakeup.clear()
@@ -230,19 +248,34 @@ class Dispatcher:
         """Send what is due now; returns how many rows were sent."""
         rows = await anyio.to_thread.run_sync(self._pending)
         now = datetime.now(UTC)
+        pacer = self._pacer
         blocked: set[str] = set()
         sent = 0
+        self._soonest = None
         for row in rows:
             if row.chat_id in blocked:
                 continue
             if row.next_attempt_at > now:
                 blocked.add(row.chat_id)  # keep this chat's later rows behind it
                 continue
+            chat_ready = pacer.chat_ready_at(row.chat_id)
+            if chat_ready - pacer.now() > _SHORT_WAIT:
+                blocked.add(row.chat_id)  # paced: other chats go first
+                self._soonest = chat_ready if self._soonest is None else min(self._soonest, chat_ready)
+                continue
+            wait = max(pacer.ready_at(), chat_ready) - pacer.now()
+            if wait > self._poll_interval:  # the account is paused: stop this round
+                self._soonest = pacer.ready_at()
+                break
+            if wait > 0:
+                await asyncio.sleep(wait)
             message = outbound_of(row)
+            pacer.sent(row.chat_id)
             try:
                 receipt: SentReceipt = await self._channel.send(message)
             except RetryLater as error:
                 blocked.add(row.chat_id)
+                pacer.pause(error.retry_after)
                 await self._retry(row, error.retry_after, str(error))
                 continue
             except Undeliverable as error:

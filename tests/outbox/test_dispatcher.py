@@ -81,7 +81,17 @@ async def test_sends_in_order_and_marks_each_row_sent_once(database: Database) -
     assert len(channel.sent) == 5
 
 
-async def test_retry_later_waits_and_holds_the_chats_later_messages(database: Database) -> None:
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_retry_later_pauses_the_account_and_holds_the_chats_later_messages(database: Database) -> None:
     channel = RecordingChannel()
 
     def rate_limited(message: OutboundMessage) -> None:
@@ -90,17 +100,22 @@ async def test_retry_later_waits_and_holds_the_chats_later_messages(database: Da
     channel.failures.append(rate_limited)
     put(database, "ana", "first", "second")
     put(database, "bea", "other chat")
-    dispatcher = Dispatcher(database.writer, channel)
-    assert await dispatcher.dispatch_once() == 1
-    assert [m.text for m in channel.sent] == ["other chat"]  # ana's second message did not overtake the first
-    first, second, _ = rows(database)
+    clock = Clock()
+    dispatcher = Dispatcher(database.writer, channel, clock=clock)
+    assert await dispatcher.dispatch_once() == 0
+    assert channel.sent == []  # the 429 pauses the whole account, not only ana's chat
+    first, second, third = rows(database)
     assert first["status"] == "pending" and first["attempts"] == 1 and "429" in str(first["last_error"])
     assert first["next_attempt_at"] > datetime.now(UTC) + timedelta(seconds=25)  # type: ignore[operator]
     assert second["status"] == "pending" and second["attempts"] == 0
-    assert await dispatcher.dispatch_once() == 0  # still waiting
+    assert third["status"] == "pending" and third["attempts"] == 0
+    clock.now += 29
+    assert await dispatcher.dispatch_once() == 0  # still paused
+    clock.now += 2
+    assert await dispatcher.dispatch_once() == 1  # bea's message goes; ana's first is not due yet in the db
     make_due(database)
     assert await dispatcher.dispatch_once() == 2
-    assert [m.text for m in channel.sent] == ["other chat", "first", "second"]
+    assert [m.text for m in channel.sent] == ["other chat", "first", "second"]  # ana's second never overtook
 
 
 async def test_undeliverable_fails_the_row_with_its_reason(database: Database) -> None:

@@ -1,0 +1,87 @@
+"""Pacing: the platform never sees more than its limits, overall and per chat; a 429 pauses the account."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from itertools import pairwise
+
+from sqlalchemy import select
+
+from adapters.base import Dispatch, Limits
+from bot.messages import OutboundMessage, SentReceipt
+from bot.outbox import Dispatcher, Reply, enqueue
+from bot.pacing import Pacer
+from models import OutboxItem
+from models.db import Database
+
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+
+
+class TimedChannel:
+    """Plaza's Channel protocol, recording when each send reached it (monotonic seconds)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self.sends: list[tuple[float, str]] = []
+
+    @property
+    def name(self) -> str:
+        return "timed"
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    async def start(self, dispatch: Dispatch) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, message: OutboundMessage) -> SentReceipt:
+        self.sends.append((time.monotonic(), message.chat_id))
+        return SentReceipt(platform_message_ids=(str(message.id),), sent_at=datetime.now(UTC))
+
+
+def test_the_pacer_spaces_sends_overall_and_per_chat() -> None:
+    now = [100.0]
+    pacer = Pacer(Limits(max_text=10, max_options=1, per_chat_per_s=1.0, overall_per_s=25.0), lambda: now[0])
+    assert pacer.ready_at() <= now[0] and pacer.chat_ready_at("ana") <= now[0]
+    pacer.sent("ana")
+    assert pacer.ready_at() == 100.04
+    assert pacer.chat_ready_at("ana") == 101.0
+    assert pacer.chat_ready_at("bea") <= now[0]
+    pacer.pause(30)
+    assert pacer.paused() and pacer.ready_at() == 130.0 and pacer.chat_ready_at("bea") == 130.0
+    now[0] = 130.5
+    assert not pacer.paused()
+
+
+async def test_a_burst_is_paced_overall_and_per_chat(database: Database) -> None:
+    limits = Limits(max_text=100, max_options=10, per_chat_per_s=5.0, overall_per_s=40.0)
+    channel = TimedChannel(limits)
+    chats = ["ana", "bea", "carmen"]
+    with database.writer.begin() as connection:
+        for n in range(8):
+            for chat in chats:
+                enqueue(connection, channel="timed", chat_id=chat, replies=[Reply(text=f"{chat} {n}")])
+    dispatcher = Dispatcher(database.writer, channel, poll_interval=0.05)
+    await dispatcher.start()
+    try:
+        for _ in range(400):
+            if len(channel.sends) == 24:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await dispatcher.stop()
+    assert len(channel.sends) == 24
+    times = [at for at, _ in channel.sends]
+    assert min(b - a for a, b in pairwise(times)) >= 1 / 40 - 0.002  # overall spacing
+    for chat in chats:
+        own = [at for at, to in channel.sends if to == chat]
+        assert min(b - a for a, b in pairwise(own)) >= 1 / 5 - 0.002  # per-chat spacing
+    with database.reader.connect() as connection:
+        statuses = set(connection.execute(select(OUTBOX.c.status)).scalars())
+    assert statuses == {"sent"}
