@@ -423,3 +423,10 @@ def test_markup_comes_back_verbatim_in_json(client: httpx.Client) -> None:
     confirm = chat.says("¿Lo enviamos?", text="Calle Real 3")
     assert XSS in text_of(confirm)
     assert "&lt;script&gt;" not in text_of(confirm)
+
+
+def test_a_webhook_for_a_channel_this_server_does_not_run_is_404(client: httpx.Client) -> None:
+    for name in ("telegram", "web", "nope"):
+        response = client.post(f"/webhooks/{name}", content=b"{}")
+        assert response.status_code == 404
+        assert response.json() == {"error": f"no webhook channel `{name}` here"}
