@@ -21,6 +21,14 @@ The bot's own messages come back as events too (``dm.sent``, or a
 ``message_create`` whose sender is the bot); they are skipped. The chat id is
 the resident's user id, and replies go to ``/2/dm_conversations/with/<id>``.
 
+Polling (``mode: polling`` in config.yaml, for accounts without webhook
+access): ``GET /2/dm_events`` every ``poll_interval`` seconds (60 by default,
+within X's 15 requests per 15 minutes), newest first, paging back to the last
+event seen; new events are dispatched oldest first and the cursor advances
+only once ``dispatch`` returned. The cursor lives in memory: after a restart
+the events of the last ``backfill_minutes`` (60) are fetched again and the
+inbox's dedup drops those already stored.
+
 Sending: X has no buttons in v2 DMs, so options are numbered lines; a text
 longer than a DM (10,000 characters) goes as several DMs in order, and a
 retry after a failure mid-way resumes at the first part not yet accepted.
@@ -46,7 +54,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,6 +94,9 @@ RATE_LIMIT_RETRY = 60.0
 """Seconds to wait after a 429 that did not say when the limit resets."""
 LIMITS = Limits(max_text=MAX_DM, max_options=20, per_chat_per_s=15 / 900, overall_per_s=15 / 900)
 """X allows 15 DM sends per 15 minutes per user on the basic tiers; never more."""
+MODES = ("webhook", "polling")
+DM_EVENT_FIELDS = ["id", "event_type", "text", "sender_id", "created_at", "dm_conversation_id", "attachments"]
+MAX_POLL_PAGES = 10
 ENVIRONMENT = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
 PHOTO_TYPES = {"photo"}
 """Media types delivered as photos; video and GIFs are ``unsupported``."""
@@ -158,10 +169,21 @@ class XChannel:
         base_url: str = DEFAULT_BASE_URL,
         limits: Limits = LIMITS,
         user_id: str | None = None,
+        mode: str = "webhook",
+        poll_interval: float = 60.0,
+        backfill_minutes: float = 60.0,
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self._credentials = credentials
         self._limits = limits
         self._user_id = user_id
+        self._mode = mode
+        self._poll_interval = poll_interval
+        self._backfill = timedelta(minutes=backfill_minutes)
+        self._last_id: int | None = None
+        self._since: datetime | None = None
+        self._poller: asyncio.Task[None] | None = None
         self._client = tweepy.Client(
             consumer_key=credentials.consumer_key,
             consumer_secret=credentials.consumer_secret,
@@ -190,16 +212,94 @@ class XChannel:
         return self._user_id
 
     async def start(self, dispatch: Dispatch) -> None:
-        """Learn the bot's user id (to skip its own echoes); events arrive through the webhook."""
-        if self._user_id is not None:
-            return
-        try:
-            await self.check()
-        except ChannelError as error:
-            log.warning("x: cannot reach the API at start (%s); echoes are recognised by for_user_id", error)
+        """Learn the bot's user id (to skip its own echoes); in polling mode, start polling.
+
+        Webhook events arrive through the HTTP app's route, not here.
+        """
+        if self._user_id is None:
+            try:
+                await self.check()
+            except ChannelError as error:
+                log.warning("x: cannot reach the API at start (%s); will try again", error)
+        if self._mode == "polling" and self._poller is None:
+            self._since = datetime.now(UTC) - self._backfill
+            self._poller = asyncio.create_task(self._poll_forever(dispatch), name="x-poll")
 
     async def stop(self) -> None:
-        """Nothing to stop: the webhook route belongs to the HTTP app."""
+        """Stop polling (webhook mode has nothing to stop)."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            try:
+                await poller
+            except asyncio.CancelledError:
+                pass
+
+    async def _poll_forever(self, dispatch: Dispatch) -> None:
+        while True:
+            delay = self._poll_interval
+            try:
+                await self.poll_once(dispatch)
+            except RetryLater as error:
+                delay = max(delay, error.retry_after)
+                log.warning("x: polling paused for %.0f s: %s", delay, error.reason)
+            except (ChannelError, Undeliverable) as error:
+                log.warning("x: polling failed: %s", error)
+            except Exception:
+                log.exception("x: polling failed")
+            await asyncio.sleep(delay)
+
+    async def poll_once(self, dispatch: Dispatch) -> int:
+        """Fetch the DM events since the last one seen, dispatch them; the number dispatched."""
+        if self._user_id is None:
+            await self.check()  # without it the bot's own DMs would look like residents'
+        events, includes = await asyncio.to_thread(self._fetch_new)
+        messages = self._v2_events(events, includes, None)
+        if messages:
+            await dispatch(messages)
+        if events:
+            self._last_id = max(int(str(event["id"])) for event in events)
+            self._since = None  # from now on the cursor decides
+        return len(messages)
+
+    def _fetch_new(self) -> tuple[list[Mapping[str, Any]], dict[str, list[Any]]]:
+        """The MessageCreate events after the cursor, oldest first, and their includes."""
+        newest_first: list[Mapping[str, Any]] = []
+        includes: dict[str, list[Any]] = {"media": [], "users": []}
+        token: str | None = None
+        for _ in range(MAX_POLL_PAGES):
+            page = self._call(
+                self._client.get_direct_message_events,
+                event_types=["MessageCreate"],
+                max_results=100,
+                pagination_token=token,
+                dm_event_fields=DM_EVENT_FIELDS,
+                expansions=["attachments.media_keys", "sender_id"],
+                media_fields=["media_key", "type", "url"],
+                user_fields=["id", "name", "username"],
+            )
+            if not isinstance(page, Mapping):
+                raise ChannelError(NAME, f"dm_events answered {page!r}")
+            reached = False
+            for event in page.get("data") or []:
+                if not isinstance(event, Mapping) or not str(event.get("id", "")).isdigit():
+                    continue
+                if self._last_id is not None and int(str(event["id"])) <= self._last_id:
+                    reached = True
+                    break
+                if self._since is not None and _from_iso(event.get("created_at")) < self._since:
+                    reached = True
+                    break
+                newest_first.append(event)
+            page_includes = page.get("includes")
+            if isinstance(page_includes, Mapping):
+                for key in includes:
+                    includes[key].extend(page_includes.get(key) or [])
+            meta = page.get("meta")
+            token = meta.get("next_token") if isinstance(meta, Mapping) else None
+            if reached or not token:
+                break
+        return list(reversed(newest_first)), includes
 
     async def check(self) -> str:
         """``@username (id)`` of the account the keys act as."""
@@ -472,4 +572,29 @@ def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> XCha
     credentials = XCredentials(*(environ[variable] for variable in ENVIRONMENT))
     base_url = environ.get("X_API_BASE_URL") or DEFAULT_BASE_URL
     user_id = settings.get("user_id")
-    return XChannel(credentials, base_url=base_url, user_id=str(user_id) if user_id else None)
+    mode = str(settings.get("mode", "webhook"))
+    if mode not in MODES:
+        raise ConfigError("config.yaml", None, "channels.x.mode", f"unknown mode {mode!r}", "use webhook or polling")
+    try:
+        poll_interval = float(settings.get("poll_interval", 60))
+        backfill = float(settings.get("backfill_minutes", 60))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "config.yaml", None, "channels.x", "poll_interval and backfill_minutes must be numbers", ""
+        ) from None
+    if poll_interval < 60:
+        raise ConfigError(
+            "config.yaml",
+            None,
+            "channels.x.poll_interval",
+            f"{poll_interval:g} s would exceed X's 15 requests per 15 minutes",
+            "use 60 or more",
+        )
+    return XChannel(
+        credentials,
+        base_url=base_url,
+        user_id=str(user_id) if user_id else None,
+        mode=mode,
+        poll_interval=poll_interval,
+        backfill_minutes=backfill,
+    )

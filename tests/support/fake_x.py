@@ -99,6 +99,7 @@ class FakeX:
         self.sent: list[SentDM] = []
         self.events: list[dict[str, Any]] = []
         """v2 DM events, oldest first (the bot's sends and :meth:`receive`'d ones)."""
+        self.media: dict[str, dict[str, Any]] = {}
         self.refused: list[str] = []
         """Why requests were refused (401s), for test failure messages."""
         self.app = Starlette(
@@ -122,16 +123,23 @@ class FakeX:
         with self._lock:
             self._failures.extend(Failure(status, headers, body) for _ in range(times))
 
-    def receive(self, sender_id: str, text: str) -> dict[str, Any]:
+    def receive(
+        self, sender_id: str, text: str, *, photo_url: str | None = None, at: float | None = None
+    ) -> dict[str, Any]:
         """A DM a resident sends the bot (listed by ``/2/dm_events``)."""
-        event = {
+        event: dict[str, Any] = {
             "id": str(next(self._ids)),
             "event_type": "MessageCreate",
             "text": text,
             "sender_id": sender_id,
             "dm_conversation_id": conversation_id(sender_id, BOT_ID),
-            "created_at": _iso(time.time()),
+            "created_at": _iso(time.time() if at is None else at),
         }
+        if photo_url is not None:
+            key = f"3_{next(self._ids)}"
+            event["attachments"] = {"media_keys": [key]}
+            with self._lock:
+                self.media[key] = {"media_key": key, "type": "photo", "url": photo_url}
         with self._lock:
             self.events.append(event)
         return event
@@ -237,13 +245,22 @@ class FakeX:
         with self._lock:
             newest_first = [e for e in reversed(self.events) if e["event_type"] in kinds]
         start = int(query["pagination_token"]) if query.get("pagination_token", "").isdigit() else 0
-        page = newest_first[start : start + size]
+        # X returns id, event_type and text unless more dm_event.fields are asked for
+        fields = {"id", "event_type", "text"} | set(query.get("dm_event.fields", "").split(","))
+        page = [{k: v for k, v in event.items() if k in fields} for event in newest_first[start : start + size]]
         meta: dict[str, Any] = {"result_count": len(page)}
         if start + size < len(newest_first):
             meta["next_token"] = str(start + size)
         if start > 0:
             meta["previous_token"] = str(max(0, start - size))
-        return JSONResponse({"data": page, "meta": meta} if page else {"meta": meta})
+        answer: dict[str, Any] = {"data": page, "meta": meta} if page else {"meta": meta}
+        if "attachments.media_keys" in query.get("expansions", "").split(","):
+            keys = [k for e in page for k in e.get("attachments", {}).get("media_keys", [])]
+            with self._lock:
+                media = [self.media[k] for k in keys if k in self.media]
+            if media:
+                answer["includes"] = {"media": media}
+        return JSONResponse(answer)
 
 
 def conversation_id(a: str, b: str) -> str:

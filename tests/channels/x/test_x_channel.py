@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -338,3 +341,44 @@ def test_the_fake_lists_dm_events_with_pagination(fake: tuple[FakeX, str]) -> No
     assert [e["text"] for e in second["data"]] == ["mensaje 2", "mensaje 1"]
     assert not api.refused
     assert httpx.get(f"{base_url}/2/users/me").status_code == 401
+
+
+# --- polling mode -----------------------------------------------------------------------
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := predicate()):
+        assert asyncio.get_running_loop().time() < deadline, f"condition not met within {timeout} s"
+        await asyncio.sleep(0.05)
+    return value
+
+
+async def test_polling_stores_new_dms_once_and_skips_old_ones_and_its_own(
+    fake: tuple[FakeX, str], config: Config, database: Database
+) -> None:
+    api, base_url = fake
+    api.receive("1111", "un mensaje de hace dos horas", at=time.time() - 7200)
+    polling = XChannel(credentials(), base_url=base_url, limits=FAST, mode="polling", poll_interval=0.1)
+    plaza = Plaza(config, [polling], database=database, poll_interval=0.05, reload_interval=None)
+    async with plaza:
+        api.receive(RESIDENT, "Hola")
+        await until(lambda: [dm for dm in api.sent_to(RESIDENT) if NUMBERED.search(dm.text)])
+        sent_so_far = len(api.sent)
+        api.receive(RESIDENT, "", photo_url="https://ton.x.com/i/ton/data/dm/9/9/farola.jpg")
+        await until(lambda: stored(database) == 2)
+        await until(lambda: len(api.sent) > sent_so_far)  # the bot answered the photo too
+    assert stored(database) == 2  # neither the old DM nor the bot's own replies
+    with database.reader.connect() as connection:
+        rows = connection.execute(select(INBOX.c.sender_id, INBOX.c.payload).order_by(INBOX.c.id)).all()
+    assert [row.sender_id for row in rows] == [RESIDENT, RESIDENT]
+    assert "farola.jpg" in json.dumps(rows[1].payload)
+    assert not api.refused
+
+
+def test_polling_settings_are_checked() -> None:
+    env = environment("http://127.0.0.1:9")
+    with pytest.raises(ConfigError, match="15 requests per 15 minutes"):
+        from_config({"mode": "polling", "poll_interval": 5}, env)
+    with pytest.raises(ConfigError, match="unknown mode"):
+        from_config({"mode": "stream"}, env)
