@@ -412,6 +412,8 @@ class XChannel:
         event = envelope.get("payload")
         if not isinstance(event, Mapping):
             raise BadPayload(NAME, "a dm.received event needs a payload object")
+        if "direct_message_events" in event:
+            return self._account_activity(event)
         events = event.get("dm_events") if "dm_events" in event else [event]
         subscribed = envelope.get("filter", {}).get("user_id") if isinstance(envelope.get("filter"), Mapping) else None
         return self._v2_events(events, envelope.get("includes") or event.get("includes"), subscribed)
@@ -469,8 +471,11 @@ class XChannel:
     async def send(self, message: OutboundMessage) -> SentReceipt:
         """Send ``message`` as one or more DMs to ``chat_id``, resuming after a part already accepted."""
         text = numbered_options(message.text, message.options)
-        if message.photo is not None and message.photo.ref.startswith(("https://", "http://")):
-            text = f"{text}\n\n{message.photo.ref}" if text else message.photo.ref
+        if message.photo is not None:
+            if message.photo.ref.startswith(("https://", "http://")):
+                text = f"{text}\n\n{message.photo.ref}" if text else message.photo.ref
+            else:
+                log.info("x: outbox row %s: photo %s has no link to send; text only", message.id, message.photo.ref)
         parts = [part for part in split_text(text, MAX_DM) if part]
         done = self._progress.setdefault(message.id, [])
         try:

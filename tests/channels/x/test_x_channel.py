@@ -209,9 +209,7 @@ def test_photo_and_quick_reply_are_mapped(channel: XChannel) -> None:
         "type": "options",
         "metadata": "report",
     }
-    body = json.dumps(payload).encode()
-    request = WebhookRequest("POST", {"x-twitter-webhooks-signature": webhook_signature(body)}, {}, body)
-    [message] = channel.parse(request)
+    [message] = channel.parse(signed(payload))
     assert message.text == "La farola"
     assert message.choice == "report"
     assert message.photos[0].ref == "https://ton.x.com/i/ton/data/dm/1/2/a.jpg"
@@ -382,3 +380,40 @@ def test_polling_settings_are_checked() -> None:
         from_config({"mode": "polling", "poll_interval": 5}, env)
     with pytest.raises(ConfigError, match="unknown mode"):
         from_config({"mode": "stream"}, env)
+
+
+def signed(payload: dict[str, Any]) -> WebhookRequest:
+    body = json.dumps(payload).encode()
+    return WebhookRequest("POST", {"x-twitter-webhooks-signature": webhook_signature(body)}, {}, body)
+
+
+def test_v2_events_with_media_includes_and_unsupported_media(channel: XChannel) -> None:
+    event = {
+        "id": "1800000000000000123",
+        "event_type": "MessageCreate",
+        "text": "mire",
+        "sender_id": RESIDENT,
+        "dm_conversation_id": f"{RESIDENT}-{BOT_ID}",
+        "created_at": "2026-11-20T10:30:00.000Z",
+        "attachments": {"media_keys": ["3_1"]},
+    }
+    payload = {
+        "dm_events": [event, {**event, "id": "1800000000000000124", "event_type": "ParticipantsJoin"}],
+        "includes": {
+            "media": [{"media_key": "3_1", "type": "photo", "url": "https://pbs.twimg.com/media/a.png"}],
+            "users": [{"id": RESIDENT, "name": "Vecino", "username": "vecino"}],
+        },
+    }
+    [message] = channel.parse(signed(payload))
+    assert message.platform_message_id == "1800000000000000123"
+    assert message.photos[0].ref == "https://pbs.twimg.com/media/a.png"
+    assert message.photos[0].mime_type == "image/png"
+    assert message.sender_name == "Vecino"
+    assert message.sent_at.isoformat() == "2026-11-20T10:30:00+00:00"
+
+    video = account_activity_dm(RESIDENT, "", photo_url="https://video.twimg.com/v.mp4")
+    video["direct_message_events"][0]["message_create"]["message_data"]["attachment"]["media"]["type"] = "video"
+    [clip] = channel.parse(signed(video))
+    assert clip.unsupported == "video"
+    assert clip.photos == ()
+    assert clip.text is None
