@@ -165,7 +165,8 @@ class MastodonChannel:
                 delay = self.poll_interval
             except MastodonError as error:
                 log.warning("mastodon: polling failed (%s); trying again", _describe(error))
-                delay = self._wait_after(error)
+                limited = isinstance(error, MastodonRatelimitError)
+                delay = self._wait_after(error) if limited else max(1.0, self.poll_interval)
             except Exception:  # the inbox may be briefly unavailable: keep polling, lose nothing
                 log.exception("mastodon: storing mentions failed; they will be read again")
                 delay = self.poll_interval
