@@ -301,7 +301,7 @@ class MastodonChannel:
         if not photo.ref.startswith(("http://", "https://")):
             raise Undeliverable(NAME, f"cannot attach the photo {photo.ref!r}: only http(s) URLs can be uploaded")
         data, mime = await anyio.to_thread.run_sync(self._download, photo.ref)
-        media = await self._call(self._client.media_post, data, mime_type=photo.mime_type or mime)
+        media = await self._call(self._client.media_post, data, mime_type=photo.mime_type or mime, synchronous=True)
         return str(media["id"])
 
     def _download(self, url: str) -> tuple[bytes, str]:

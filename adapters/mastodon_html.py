@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 
 __all__ = ["status_text"]
 
-_SPACES = re.compile(r"[ \t\u00a0]{2,}")
+_SPACES = re.compile(r"[ \t]{2,}")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -80,6 +80,6 @@ def status_text(content: str, *, own_urls: Collection[str] = (), own_names: Coll
     parser = _TextParser(own_urls, own_names)
     parser.feed(content)
     parser.close()
-    text = "".join(parser.parts)
+    text = "".join(parser.parts).replace("\u00a0", " ")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
