@@ -142,10 +142,13 @@ class MastodonChannel:
         """Learn who the bot is, the instance's limit and the cursor; accept private mentions."""
         self._me = await self._call(self._client.account_verify_credentials)
         self._max_characters = await self._call(self._instance_max_characters)
-        await self._call(self._client.update_notifications_policy, for_private_mentions="accept")
-        requests = await self._call(self._client.notification_requests)
-        for request in requests:
-            await self._call(self._client.accept_notification_request, request["id"])
+        try:
+            await self._call(self._client.update_notifications_policy, for_private_mentions="accept")
+            requests = await self._call(self._client.notification_requests)
+            for request in requests:
+                await self._call(self._client.accept_notification_request, request["id"])
+        except MastodonNotFoundError:  # before Mastodon 4.3 nothing is filtered
+            log.info("mastodon: %s has no notification policy; nothing to open", self.api_base_url)
         markers = await self._call(self._client.markers_get, "notifications")
         marker = markers.get("notifications")
         self._cursor = str(marker["last_read_id"]) if marker else None

@@ -6,13 +6,15 @@ import time
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from adapters.mastodon import MastodonChannel
+from adapters.mastodon_html import status_text
 from bot.config import Config
 from bot.runtime import Plaza
 from models import InboxItem, OutboxItem
-from tests.support.mastodon import MastodonServer
+from tests.support.mastodon import JUN_TOKEN, MastodonServer
 
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -28,9 +30,12 @@ async def replies(server: MastodonServer, username: str, count: int) -> list[Any
 
 
 def plain(status: Any) -> str:
-    from adapters.mastodon_html import status_text
-
     return status_text(status["content"])
+
+
+def queued(database: Any) -> bool:
+    with database.reader.connect() as connection:
+        return connection.execute(select(OUTBOX.c.id)).first() is not None
 
 
 def menu_reply(statuses: list[Any]) -> Any:
@@ -123,3 +128,42 @@ async def test_mentions_sent_before_the_bot_started_are_answered_and_a_rate_limi
         ).all()
     assert {row.status for row in outcome} == {"sent"}
     assert any(row.last_error and "rate" in row.last_error.lower() for row in outcome)
+
+
+async def test_a_reply_whose_sent_mark_was_lost_is_not_posted_twice(
+    server: MastodonServer, plaza: Plaza, sqlite: Any
+) -> None:
+    asked = await post(server, "maria", "@jun hola")
+    got = await replies(server, "maria", 1)
+    chat = str(asked["account"]["id"])
+    assert await plaza.settle("mastodon", chat)
+    # As if the process had died after Mastodon accepted the status and before the row was marked sent.
+    with sqlite.writer.begin() as connection:
+        connection.execute(
+            update(OUTBOX).where(OUTBOX.c.channel == "mastodon").values(status="pending", platform_message_ids=None)
+        )
+    plaza.dispatchers["mastodon"].wake()
+    assert await plaza.settle("mastodon", chat)
+    with sqlite.reader.connect() as connection:
+        rows = connection.execute(select(OUTBOX.c.status, OUTBOX.c.platform_message_ids)).all()
+    assert [(row.status, row.platform_message_ids) for row in rows] == [("sent", [str(s["id"]) for s in got])]
+    now = await anyio.to_thread.run_sync(lambda: server.replies_to("maria"))
+    assert [s["id"] for s in now] == [s["id"] for s in got]
+
+
+async def test_a_reply_sent_after_a_restart_still_threads_under_the_residents_message(
+    server: MastodonServer, config: Config, sqlite: Any, channel: MastodonChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = await post(server, "maria", "@jun hola")
+    monkeypatch.setenv("PLAZA_TEST_HOLD_DISPATCHER", "1")  # the reply is committed, never sent: then a restart
+    async with Plaza(config, [channel], database=sqlite, poll_interval=0.05, reload_interval=None):
+        deadline = time.monotonic() + 20
+        while not queued(sqlite):
+            assert time.monotonic() < deadline, "the reply was never queued"
+            await anyio.sleep(0.05)
+    monkeypatch.delenv("PLAZA_TEST_HOLD_DISPATCHER")
+    fresh = MastodonChannel(JUN_TOKEN, server.base_url, poll_interval=0.1)  # knows nothing of Maria yet
+    async with Plaza(config, [fresh], database=sqlite, poll_interval=0.05, reload_interval=None):
+        [reply] = await replies(server, "maria", 1)
+    assert reply["in_reply_to_id"] == asked["id"]
+    assert status_text(reply["content"]).startswith("@maria ")
