@@ -136,7 +136,7 @@ class MastodonChannel:
             me = await self._call(self._client.account_verify_credentials)
         except MastodonError as error:
             raise ChannelError(NAME, f"{self.api_base_url}: {_describe(error)}") from None
-        return f"@{me['acct']}@{urlsplit(self.api_base_url).hostname}"
+        return f"@{me['acct']}@{self._host(me)}"
 
     async def prepare(self) -> None:
         """Learn who the bot is, the instance's limit and the cursor; accept private mentions."""
@@ -160,6 +160,9 @@ class MastodonChannel:
             except MastodonError as error:
                 log.warning("mastodon: cannot start yet (%s); trying again", _describe(error))
                 await asyncio.sleep(self._wait_after(error))
+            except Exception:
+                log.exception("mastodon: starting failed; trying again")
+                await asyncio.sleep(max(10.0, self.poll_interval))
         self.ready.set()
         while True:
             try:
@@ -237,8 +240,11 @@ class MastodonChannel:
         return [str(self._me.get("url") or ""), f"{self.api_base_url}/@{self._me['username']}"]
 
     def _own_names(self) -> list[str]:
-        host = urlsplit(str(self._me.get("url") or self.api_base_url)).hostname or ""
-        return [f"@{self._me['username']}", f"@{self._me['username']}@{host}"]
+        return [f"@{self._me['username']}", f"@{self._me['username']}@{self._host(self._me)}"]
+
+    def _host(self, account: Mapping[str, Any]) -> str:
+        """The server in the account's handle (its profile URL's), else the API's."""
+        return urlsplit(str(account.get("url") or self.api_base_url)).hostname or ""
 
     # -- sending -------------------------------------------------------------
 

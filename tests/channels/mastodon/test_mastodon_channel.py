@@ -49,7 +49,7 @@ async def bot_statuses(server: MastodonServer) -> list[Any]:
 
 
 async def test_check_names_the_account(server: MastodonServer, channel: MastodonChannel) -> None:
-    assert await channel.check() == "@jun@127.0.0.1"
+    assert await channel.check() == "@jun@jun.example"
 
 
 async def test_a_photo_from_a_resident_is_a_photo_with_its_url(

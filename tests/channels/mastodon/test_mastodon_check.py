@@ -22,7 +22,7 @@ def test_check_prints_the_bot_account(tmp_path: Path, server: MastodonServer) ->
     env = {"MASTODON_ACCESS_TOKEN": JUN_TOKEN, "MASTODON_API_BASE_URL": server.base_url}
     result = run_plaza(town_with_mastodon(tmp_path), "channels", "check", env=env)
     assert result.returncode == 0, result.stderr
-    assert "mastodon: ok, as @jun@127.0.0.1" in result.stdout
+    assert "mastodon: ok, as @jun@jun.example" in result.stdout
 
 
 def test_check_with_a_wrong_token_says_so(tmp_path: Path, server: MastodonServer) -> None:
