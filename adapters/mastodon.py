@@ -102,7 +102,6 @@ class MastodonChannel:
         self._accts: dict[str, str] = {}  # chat_id (account id) -> acct
         self._last_status: dict[str, str] = {}  # chat_id -> the resident's last direct status id
         self._poller: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -163,7 +162,6 @@ class MastodonChannel:
             except Exception:
                 log.exception("mastodon: starting failed; trying again")
                 await asyncio.sleep(max(10.0, self.poll_interval))
-        self.ready.set()
         while True:
             try:
                 while await self.poll_once(dispatch) == PAGE:
