@@ -1,0 +1,394 @@
+"""The Mastodon channel: private mentions in, direct statuses out, through Mastodon.py.
+
+On Mastodon a "DM" is a status with ``visibility="direct"`` that mentions its
+recipients. Residents write to the bot account (``@jun``) that way; the bot
+answers with a direct status that starts with the resident's ``@acct`` (with
+the domain for residents on other servers) and replies to their last status,
+so the exchange stays one thread.
+
+Receiving is by polling ``GET /api/v1/notifications?types[]=mention``. Only
+mentions in direct statuses are conversations: a public or followers-only
+mention is a public remark about the town, and answering it (publicly, or
+privately with a menu nobody asked for) would be noise, so it is skipped.
+The cursor is Mastodon's own notifications read marker
+(``POST /api/v1/markers``), advanced only after ``dispatch`` returned, i.e.
+after the messages are in the inbox; a crash between the two makes the same
+mentions come again, and the inbox drops them (``platform_message_id`` is the
+status id). With no marker yet, the first start reads every mention there is.
+At start the bot's notification policy is set to accept private mentions from
+anyone (since Mastodon 4.3 they are filtered by default), and mentions already
+filtered into notification requests are accepted.
+
+Sending: text plus options as numbered lines, split so that each part *with*
+the leading mention fits the instance's ``max_characters``; parts are chained
+as replies; a photo is uploaded and attached to the first part; each part
+carries an ``Idempotency-Key`` derived from the outbox row id, its index and
+its text, so a resend after a crash (sent, but not yet marked sent) returns
+the status already posted instead of posting it twice.
+
+Errors: 429 -> :class:`RetryLater` until the ``X-RateLimit-Reset`` time;
+5xx, timeouts and network errors -> :class:`RetryLater` shortly; 404 (the
+account or the status is gone), 403 and 422 -> :class:`Undeliverable`.
+Mastodon.py is synchronous: every call runs in a worker thread, one at a time
+(its rate-limit bookkeeping is per client, not per thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio.to_thread
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+from adapters.base import Dispatch, Limits, numbered_options, split_text
+from adapters.mastodon_html import status_text
+from bot.errors import ChannelError, ConfigError, RetryLater, Undeliverable
+from bot.messages import InboundMessage, OutboundMessage, Photo, SentReceipt
+
+__all__ = ["DEFAULT_MAX_CHARACTERS", "MastodonChannel", "from_config"]
+
+log = logging.getLogger(__name__)
+
+NAME = "mastodon"
+DEFAULT_MAX_CHARACTERS = 500
+PAGE = 40
+REQUESTS_PER_S = 300 / 300  # Mastodon's default: 300 requests per 5 minutes per account
+UNSUPPORTED_MEDIA = {"video": "video", "gifv": "animation", "audio": "voice", "unknown": "file"}
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+T = TypeVar("T")
+
+
+class MastodonChannel:
+    """One bot account on one Mastodon server (see the module docstring)."""
+
+    def __init__(
+        self,
+        access_token: str,
+        api_base_url: str,
+        *,
+        poll_interval: float = 5.0,
+        request_timeout: float = 15.0,
+    ) -> None:
+        self.api_base_url = api_base_url.rstrip("/")
+        self.poll_interval = poll_interval
+        self._client = Mastodon(
+            access_token=access_token,
+            api_base_url=self.api_base_url,
+            ratelimit_method="throw",
+            request_timeout=request_timeout,
+            user_agent="Plaza",
+        )
+        self._lock = threading.Lock()
+        self._max_characters = DEFAULT_MAX_CHARACTERS
+        self._me: Any = None
+        self._cursor: str | None = None
+        self._accts: dict[str, str] = {}  # chat_id (account id) -> acct
+        self._last_status: dict[str, str] = {}  # chat_id -> the resident's last direct status id
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    @property
+    def limits(self) -> Limits:
+        # Polling spends one request per interval of the account's shared budget.
+        overall = max(0.1, REQUESTS_PER_S - 1.0 / self.poll_interval)
+        return Limits(max_text=self._max_characters, max_options=10, per_chat_per_s=0.5, overall_per_s=overall)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self, dispatch: Dispatch) -> None:
+        """Start polling in the background; a Mastodon outage does not stop Plaza."""
+        if self._poller is None:
+            self._poller = asyncio.create_task(self._run(dispatch), name="mastodon-poller")
+
+    async def stop(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            try:
+                await poller
+            except asyncio.CancelledError:
+                pass
+
+    async def check(self) -> str:
+        """The bot account, as ``@user@server``."""
+        try:
+            me = await self._call(self._client.account_verify_credentials)
+        except MastodonError as error:
+            raise ChannelError(NAME, f"{self.api_base_url}: {_describe(error)}") from None
+        return f"@{me['acct']}@{self._host(me)}"
+
+    async def prepare(self) -> None:
+        """Learn who the bot is, the instance's limit and the cursor; accept private mentions."""
+        self._me = await self._call(self._client.account_verify_credentials)
+        self._max_characters = await self._call(self._instance_max_characters)
+        try:
+            await self._call(self._client.update_notifications_policy, for_private_mentions="accept")
+            requests = await self._call(self._client.notification_requests)
+            for request in requests:
+                await self._call(self._client.accept_notification_request, request["id"])
+        except MastodonNotFoundError:  # before Mastodon 4.3 nothing is filtered
+            log.info("mastodon: %s has no notification policy; nothing to open", self.api_base_url)
+        markers = await self._call(self._client.markers_get, "notifications")
+        marker = markers.get("notifications")
+        self._cursor = str(marker["last_read_id"]) if marker else None
+
+    async def _run(self, dispatch: Dispatch) -> None:
+        while self._me is None:
+            try:
+                await self.prepare()
+            except MastodonError as error:
+                log.warning("mastodon: cannot start yet (%s); trying again", _describe(error))
+                await asyncio.sleep(self._wait_after(error))
+            except Exception:
+                log.exception("mastodon: starting failed; trying again")
+                await asyncio.sleep(max(10.0, self.poll_interval))
+        while True:
+            try:
+                while await self.poll_once(dispatch) == PAGE:
+                    pass
+                delay = self.poll_interval
+            except MastodonError as error:
+                log.warning("mastodon: polling failed (%s); trying again", _describe(error))
+                limited = isinstance(error, MastodonRatelimitError)
+                delay = self._wait_after(error) if limited else max(1.0, self.poll_interval)
+            except Exception:  # the inbox may be briefly unavailable: keep polling, lose nothing
+                log.exception("mastodon: storing mentions failed; they will be read again")
+                delay = self.poll_interval
+            await asyncio.sleep(delay)
+
+    # -- receiving -----------------------------------------------------------
+
+    async def poll_once(self, dispatch: Dispatch) -> int:
+        """Read one page of mentions after the cursor, store them, then advance the cursor.
+
+        Returns how many notifications the page had (``PAGE`` means there may be more).
+        """
+        page = await self._call(self._client.notifications, types=["mention"], min_id=self._cursor or "0", limit=PAGE)
+        if not page:
+            return 0
+        notifications = sorted(page, key=lambda n: int(n["id"]))
+        messages = [m for m in (self._message(n) for n in notifications) if m is not None]
+        if messages:
+            await dispatch(messages)  # stored: only now may the cursor move past them
+        for message in messages:
+            self._last_status[message.chat_id] = message.platform_message_id
+        cursor = str(notifications[-1]["id"])
+        await self._call(self._client.markers_set, "notifications", cursor)
+        self._cursor = cursor
+        return len(page)
+
+    def _message(self, notification: Mapping[str, Any]) -> InboundMessage | None:
+        status = notification.get("status")
+        account = notification.get("account")
+        if not status or not account or str(account["id"]) == str(self._me["id"]):
+            return None
+        if status.get("visibility") != "direct":
+            log.info("mastodon: skipping a %s (not direct) mention, status %s", status.get("visibility"), status["id"])
+            return None
+        chat_id = str(account["id"])
+        self._accts[chat_id] = str(account["acct"])
+        text = status_text(str(status.get("content") or ""), own_urls=self._own_urls(), own_names=self._own_names())
+        warning = str(status.get("spoiler_text") or "").strip()
+        if warning:
+            text = f"{warning}\n\n{text}".strip()
+        photos: list[Photo] = []
+        unsupported: str | None = None
+        for media in status.get("media_attachments") or ():
+            if media.get("type") == "image":
+                photos.append(Photo(ref=str(media["url"])))
+            else:
+                unsupported = UNSUPPORTED_MEDIA.get(str(media.get("type")), "file")
+        created = status.get("created_at")
+        sent_at = created if isinstance(created, datetime) else datetime.now(UTC)
+        return InboundMessage(
+            channel=NAME,
+            platform_message_id=str(status["id"]),
+            sender_id=chat_id,
+            chat_id=chat_id,
+            sent_at=sent_at.astimezone(UTC) if sent_at.tzinfo else sent_at.replace(tzinfo=UTC),
+            text=text or None,
+            photos=tuple(photos),
+            language=status.get("language") or None,
+            sender_name=str(account.get("display_name") or account["acct"]),
+            unsupported=unsupported if not photos and not text else None,
+            raw={"notification_id": str(notification["id"]), "status_id": str(status["id"]), "acct": account["acct"]},
+        )
+
+    def _own_urls(self) -> list[str]:
+        return [str(self._me.get("url") or ""), f"{self.api_base_url}/@{self._me['username']}"]
+
+    def _own_names(self) -> list[str]:
+        return [f"@{self._me['username']}", f"@{self._me['username']}@{self._host(self._me)}"]
+
+    def _host(self, account: Mapping[str, Any]) -> str:
+        """The server in the account's handle (its profile URL's), else the API's."""
+        return urlsplit(str(account.get("url") or self.api_base_url)).hostname or ""
+
+    # -- sending -------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> SentReceipt:
+        try:
+            acct, reply_to = await self._recipient(message.chat_id, message.reply_to)
+            mention = f"@{acct}"
+            text = numbered_options(message.text, message.options)
+            parts = split_text(text, max(1, self._max_characters - len(mention) - 1))
+            media_ids = [await self._upload(message.photo)] if message.photo is not None else None
+            posted: list[str] = []
+            previous = reply_to
+            for index, part in enumerate(parts):
+                body = f"{mention} {part}" if part else mention
+                key = _idempotency_key(message.id, index, body)
+                media = media_ids if index == 0 else None
+                try:
+                    status = await self._post(body, previous, media, key)
+                except MastodonNotFoundError:
+                    if previous is None or index > 0:
+                        raise
+                    # The resident deleted the status we answer: answer outside the thread.
+                    self._last_status.pop(message.chat_id, None)
+                    status = await self._post(body, None, media, key)
+                previous = str(status["id"])
+                posted.append(previous)
+        except MastodonError as error:
+            raise self._send_error(error) from None
+        return SentReceipt(platform_message_ids=tuple(posted), sent_at=datetime.now(UTC))
+
+    async def _post(self, body: str, reply_to: str | None, media_ids: list[str] | None, key: str) -> Any:
+        return await self._call(
+            self._client.status_post,
+            body,
+            in_reply_to_id=reply_to,
+            media_ids=media_ids,
+            visibility="direct",
+            idempotency_key=key,
+        )
+
+    async def _recipient(self, chat_id: str, reply_to: str | None) -> tuple[str, str | None]:
+        """The resident's acct and the status to reply to (their last direct one we know)."""
+        acct = self._accts.get(chat_id)
+        last = reply_to or self._last_status.get(chat_id)
+        if acct is None or last is None:  # e.g. after a restart: ask the server
+            recent = await self._call(self._client.notifications, account_id=chat_id, types=["mention"], limit=5)
+            for notification in recent:
+                status = notification.get("status")
+                if status and status.get("visibility") == "direct":
+                    acct = acct or str(notification["account"]["acct"])
+                    last = last or str(status["id"])
+                    break
+        if acct is None:
+            try:
+                account = await self._call(self._client.account, chat_id)
+            except MastodonNotFoundError:
+                raise Undeliverable(NAME, f"the account {chat_id} is gone") from None
+            acct = str(account["acct"])
+        self._accts[chat_id] = acct
+        return acct, last
+
+    async def _upload(self, photo: Photo) -> str:
+        if not photo.ref.startswith(("http://", "https://")):
+            raise Undeliverable(NAME, f"cannot attach the photo {photo.ref!r}: only http(s) URLs can be uploaded")
+        data, mime = await anyio.to_thread.run_sync(self._download, photo.ref)
+        media = await self._call(self._client.media_post, data, mime_type=photo.mime_type or mime, synchronous=True)
+        return str(media["id"])
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        response = self._client.session.get(url, timeout=self._client.request_timeout)
+        if response.status_code >= 400:
+            raise RetryLater(NAME, 30.0, f"fetching the photo {url} gave HTTP {response.status_code}")
+        if len(response.content) > MAX_PHOTO_BYTES:
+            raise Undeliverable(NAME, f"the photo {url} is larger than {MAX_PHOTO_BYTES} bytes")
+        return response.content, response.headers.get("content-type", "image/jpeg").split(";")[0]
+
+    def _send_error(self, error: MastodonError) -> ChannelError:
+        if isinstance(error, MastodonRatelimitError | MastodonNetworkError | MastodonServerError):
+            return RetryLater(NAME, self._wait_after(error), _describe(error))
+        if isinstance(error, MastodonUnauthorizedError):  # a bad token: an operator fixes it, nothing is lost
+            return RetryLater(NAME, 60.0, _describe(error))
+        if isinstance(error, MastodonAPIError):
+            return Undeliverable(NAME, _describe(error))
+        return RetryLater(NAME, 30.0, _describe(error))
+
+    def _wait_after(self, error: MastodonError) -> float:
+        if isinstance(error, MastodonRatelimitError):
+            reset = self._client.ratelimit_reset
+            return max(1.0, float(reset) - time.time()) if reset else 60.0
+        if isinstance(error, MastodonNetworkError):
+            return 5.0
+        return 10.0
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _instance_max_characters(self) -> int:
+        try:
+            instance = self._client.instance_v2()
+        except MastodonNotFoundError:  # before Mastodon 4.0
+            instance = self._client.instance_v1()
+        configuration = instance.get("configuration") or {}
+        statuses = configuration.get("statuses") or {}
+        value = statuses.get("max_characters") or instance.get("max_toot_chars")
+        return int(value) if value else DEFAULT_MAX_CHARACTERS
+
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def locked() -> T:
+            with self._lock:
+                return function(*args, **kwargs)
+
+        return await anyio.to_thread.run_sync(locked)
+
+
+def _idempotency_key(outbox_id: int, index: int, body: str) -> str:
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    return f"plaza-{outbox_id}-{index}-{digest}"
+
+
+def _describe(error: MastodonError) -> str:
+    if isinstance(error, MastodonAPIError) and len(error.args) >= 4:
+        _, status, reason, message = error.args[:4]
+        return f"HTTP {status} {reason}" + (f": {message}" if message else "")
+    return str(error) or type(error).__name__
+
+
+def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> MastodonChannel:
+    """The channel from ``channels.mastodon`` in config.yaml and the environment."""
+    values: dict[str, str] = {}
+    for variable, example in (
+        ("MASTODON_ACCESS_TOKEN", "the bot account's access token (Preferences > Development)"),
+        ("MASTODON_API_BASE_URL", "the server's URL, e.g. https://mastodon.example"),
+    ):
+        value = environ.get(variable, "").strip()
+        if not value:
+            hint = f"set it to {example}"
+            raise ConfigError("environment", None, "channels.mastodon", f"{variable} is not set", hint)
+        values[variable] = value
+    interval = settings.get("poll_interval", 5.0)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        raise ConfigError(
+            "config.yaml",
+            None,
+            "channels.mastodon.poll_interval",
+            f"expected seconds (a positive number), found {interval!r}",
+            "write e.g. poll_interval: 5",
+        )
+    return MastodonChannel(
+        values["MASTODON_ACCESS_TOKEN"], values["MASTODON_API_BASE_URL"], poll_interval=float(interval)
+    )

@@ -1,0 +1,45 @@
+"""Fixtures for the Mastodon channel: mastodon-mock seeded for Jun, a SQLite database, a running Plaza."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.mastodon import MastodonChannel
+from bot.config import Config
+from bot.runtime import Plaza
+from models.db import Database
+from tests.support.databases import SqliteTemplate
+from tests.support.mastodon import JUN_TOKEN, MastodonServer
+
+
+@pytest.fixture
+def server() -> Iterator[MastodonServer]:
+    with MastodonServer() as running:
+        yield running
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path, _sqlite_template: SqliteTemplate) -> Iterator[Database]:
+    """SQLite is enough here: the channel does not touch the database."""
+    db = _sqlite_template.fresh(tmp_path)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def channel(server: MastodonServer) -> MastodonChannel:
+    return MastodonChannel(JUN_TOKEN, server.base_url, poll_interval=0.1)
+
+
+@pytest.fixture
+async def plaza(config: Config, sqlite: Database, channel: MastodonChannel) -> AsyncIterator[Plaza]:
+    running = Plaza(
+        config, [channel], database=sqlite, poll_interval=0.05, reload_interval=None, reminder_interval=None
+    )
+    async with running:
+        yield running
