@@ -1,0 +1,544 @@
+"""Telegram, through python-telegram-bot's :class:`telegram.Bot`.
+
+Two ways to hear residents, chosen by ``mode`` in config.yaml:
+
+- **webhook**: Telegram POSTs each update to ``/webhooks/telegram``;
+  :meth:`TelegramChannel.parse` checks the ``X-Telegram-Bot-Api-Secret-Token``
+  header against ``TELEGRAM_WEBHOOK_SECRET`` (constant-time) and decodes the
+  update. Telegram redelivers until it gets a 2xx, which the route answers only
+  after the inbox stored the message. With ``webhook_url`` set, ``start``
+  registers the webhook (with the secret) itself.
+- **polling** (the default): ``start`` runs a task that long-polls
+  ``getUpdates``. The offset (which is what confirms updates to Telegram)
+  advances only after ``dispatch`` returned, i.e. after the inbox committed
+  them. The offset is *not* stored: Telegram keeps every unconfirmed update
+  for 24 hours and hands it out again to a restarted poller (which begins
+  without an offset), and every message's inbox key is its ``update_id``, so
+  an update that was stored but not yet confirmed comes back as a duplicate
+  the inbox drops. Storing the offset would add a write per batch and a
+  second source of truth for what the inbox already knows.
+
+Mapping an update to an :class:`InboundMessage` (``platform_message_id`` is
+always the ``update_id``): text; a photo as its largest size's ``file_id``
+(:meth:`TelegramChannel.fetch_photo` downloads it through getFile) with its
+caption as text; a location; an inline button press (``callback_query``) as
+``choice``, answered with answerCallbackQuery; an edited message as a new
+message with the corrected text (see :func:`_edited`); anything else a
+resident can send (sticker, voice, video, document...) as ``unsupported``, so
+the bot says politely that it cannot read it. Updates that are not a
+resident talking (chat member changes, channel posts) are confirmed and
+otherwise ignored.
+
+Sending: texts are split at 4096 characters, options become an inline
+keyboard on the last part (``callback_data`` is the option key, or
+``#<number>`` when the key is longer than Telegram's 64 bytes), a photo goes
+through sendPhoto. A 429 raises :class:`RetryLater` with Telegram's
+``retry_after``; a blocked bot or an unknown chat :class:`Undeliverable`;
+server errors and timeouts :class:`RetryLater` after a few seconds. Parts of
+a split message already accepted are remembered, so a retry sends only the
+rest (within this process's life).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse, split_text
+from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, RetryLater, Undeliverable
+from bot.messages import InboundMessage, Location, Option, OutboundMessage, Photo, SentReceipt
+
+__all__ = ["DEFAULT_API_BASE_URL", "MAX_TEXT", "TelegramChannel", "from_config"]
+
+log = logging.getLogger(__name__)
+
+NAME = "telegram"
+DEFAULT_API_BASE_URL = "https://api.telegram.org"
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64
+MAX_BUTTONS = 100
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name, not a secret)
+TRANSIENT_RETRY = 5.0
+"""Seconds to wait after a server error or a timeout (the outbox adds its own backoff on repeats)."""
+UNSUPPORTED = (
+    "sticker",
+    "voice",
+    "video_note",
+    "video",
+    "animation",
+    "audio",
+    "document",
+    "contact",
+    "venue",
+    "poll",
+    "dice",
+    "game",
+    "story",
+)
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+
+
+class TelegramChannel:
+    """A Telegram bot as a Plaza channel (webhook or long polling; see the module docstring)."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        mode: str = "polling",
+        webhook_secret: str | None = None,
+        webhook_url: str | None = None,
+        poll_timeout: int = 30,
+        retry_pause: float = 2.0,
+    ) -> None:
+        if mode not in ("polling", "webhook"):
+            raise ValueError(f"mode must be polling or webhook, not {mode!r}")
+        if mode == "webhook" and not webhook_secret:
+            raise ValueError("webhook mode needs a secret")
+        root = api_base_url.rstrip("/")
+        self._bot = Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+        self.mode = mode
+        self._secret = webhook_secret.encode() if webhook_secret else None
+        self._webhook_url = webhook_url
+        self._poll_timeout = poll_timeout
+        self._retry_pause = retry_pause
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._progress: OrderedDict[int, list[str]] = OrderedDict()
+        self.offset: int | None = None
+        """The next update id to ask getUpdates for (polling); everything below it is stored."""
+
+    # -- Channel -----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_text=MAX_TEXT, max_options=MAX_BUTTONS, per_chat_per_s=1.0, overall_per_s=25.0)
+
+    async def start(self, dispatch: Dispatch) -> None:
+        """Polling: start the getUpdates loop. Webhook: register ``webhook_url`` if one is configured.
+
+        Never fails because Telegram is unreachable: both retry in the background.
+        """
+        if self._task is not None:
+            return
+        if self.mode == "polling":
+            self._task = asyncio.create_task(self._poll(dispatch), name="telegram-poll")
+        elif self._webhook_url:
+            self._task = asyncio.create_task(self._register_webhook(self._webhook_url), name="telegram-webhook")
+
+    async def stop(self) -> None:
+        """Stop polling (an update being dispatched is not confirmed) and close the HTTP client."""
+        task, self._task = self._task, None
+        tasks = [t for t in (task, *self._background) if t is not None]
+        for pending in tasks:
+            pending.cancel()
+        for pending in tasks:
+            try:
+                await pending
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("telegram: a background task failed while stopping")
+        self._background.clear()
+        if self._ready:
+            self._ready = False
+            await self._bot.shutdown()
+
+    async def send(self, message: OutboundMessage) -> SentReceipt:
+        """Send every part; returns once Telegram accepted all of them (see the module docstring)."""
+        done = self._progress.setdefault(message.id, [])
+        calls = _calls_for(message)
+        try:
+            await self._ensure_ready()
+            for kind, kwargs in calls[len(done) :]:
+                if kind == "photo":
+                    sent = await self._bot.send_photo(chat_id=message.chat_id, **kwargs)
+                else:
+                    sent = await self._bot.send_message(chat_id=message.chat_id, **kwargs)
+                done.append(str(sent.message_id))
+        except TelegramError as error:
+            mapped = _send_error(error)
+            if isinstance(mapped, Undeliverable):
+                self._progress.pop(message.id, None)
+            else:
+                self._forget_old()
+            raise mapped from error
+        self._progress.pop(message.id, None)
+        return SentReceipt(platform_message_ids=tuple(done), sent_at=datetime.now(UTC))
+
+    # -- WebhookChannel ---------------------------------------------------------------------
+
+    def challenge(self, request: WebhookRequest) -> WebhookResponse | None:
+        """Telegram has no handshake."""
+        return None
+
+    def parse(self, request: WebhookRequest) -> list[InboundMessage]:
+        """Check the secret header, then decode one update (nothing else is trusted before the check)."""
+        if self._secret is None:
+            raise BadSignature(NAME, "this bot polls; it takes no webhook (set mode: webhook)")
+        sent = request.headers.get(SECRET_HEADER)
+        if sent is None:
+            raise BadSignature(NAME, "the X-Telegram-Bot-Api-Secret-Token header is missing", missing=True)
+        if not hmac.compare_digest(sent.encode(), self._secret):
+            raise BadSignature(NAME, "the X-Telegram-Bot-Api-Secret-Token header is wrong")
+        try:
+            data = json.loads(request.body)
+        except ValueError as error:
+            raise BadPayload(NAME, f"the body is not JSON: {error}") from None
+        update = self._decode(data)
+        messages = self.messages_of(update)
+        query = update.callback_query
+        if query is not None:
+            self._in_background(self._answer(query.id))
+        return messages
+
+    # -- Checkable ------------------------------------------------------------------------------
+
+    async def check(self) -> str:
+        """``@username`` of the bot, from getMe."""
+        try:
+            me = await self._bot.get_me()
+        except TelegramError as error:
+            raise ChannelError(NAME, f"getMe failed: {error}") from error
+        finally:
+            if not self._ready:
+                await self._bot.shutdown()
+        return f"@{me.username}"
+
+    # -- photos --------------------------------------------------------------------------------
+
+    async def fetch_photo(self, ref: str) -> bytes:
+        """The bytes of a photo a resident sent (``ref`` is its ``file_id``), through getFile."""
+        try:
+            await self._ensure_ready()
+            file = await self._bot.get_file(ref)
+            return bytes(await file.download_as_bytearray())
+        except TelegramError as error:
+            raise _send_error(error) from error
+
+    # -- updates -> messages ----------------------------------------------------------------
+
+    def _decode(self, data: object) -> Update:
+        if not isinstance(data, dict) or isinstance(data.get("update_id"), bool):
+            raise BadPayload(NAME, "not a Telegram update: expected a JSON object with an integer update_id")
+        if not isinstance(data.get("update_id"), int):
+            raise BadPayload(NAME, "not a Telegram update: expected a JSON object with an integer update_id")
+        try:
+            return Update.de_json(data, self._bot)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise BadPayload(NAME, f"not a Telegram update: {type(error).__name__}: {error}") from None
+
+    def messages_of(self, update: Update) -> list[InboundMessage]:
+        """What a resident said in ``update`` (zero or one message)."""
+        key = str(update.update_id)
+        try:
+            raw = update.to_dict()
+            if update.callback_query is not None:
+                return _callback(key, update.callback_query, raw)
+            if update.message is not None:
+                return [_message(key, update.message, raw)]
+            if update.edited_message is not None:
+                return [_edited(key, update.edited_message, raw)]
+        except ValueError as error:  # e.g. a location off the Earth
+            raise BadPayload(NAME, f"update {key}: {error}") from None
+        return []
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _ensure_ready(self) -> None:
+        """Open the HTTP client and learn who we are (getMe), once."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if not self._ready:
+                await self._bot.initialize()
+                self._ready = True
+
+    def _in_background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _answer(self, query_id: str) -> None:
+        """Stop the button's spinner; best effort (the press is stored either way)."""
+        try:
+            await self._ensure_ready()
+            await self._bot.answer_callback_query(query_id)
+        except TelegramError as error:
+            log.info("answerCallbackQuery %s failed: %s", query_id, error)
+
+    async def _register_webhook(self, url: str) -> None:
+        assert self._secret is not None
+        while True:
+            try:
+                await self._ensure_ready()
+                await self._bot.set_webhook(
+                    url, secret_token=self._secret.decode(), allowed_updates=list(ALLOWED_UPDATES)
+                )
+                log.info("telegram webhook set to %s", url)
+                return
+            except TelegramError as error:
+                log.warning("telegram: setting the webhook failed (%s); trying again", error)
+                await asyncio.sleep(_pause(error, self._retry_pause))
+
+    async def _poll(self, dispatch: Dispatch) -> None:
+        """getUpdates forever; the offset moves only past updates ``dispatch`` has stored."""
+        webhook_deleted = False
+        while True:
+            try:
+                await self._ensure_ready()
+                if not webhook_deleted:
+                    await self._bot.delete_webhook(drop_pending_updates=False)
+                    webhook_deleted = True
+                updates = await self._bot.get_updates(
+                    offset=self.offset, timeout=self._poll_timeout, allowed_updates=list(ALLOWED_UPDATES)
+                )
+            except Conflict as error:
+                log.warning("telegram: getUpdates conflicts (%s); deleting the webhook", error)
+                webhook_deleted = False
+                await asyncio.sleep(self._retry_pause)
+                continue
+            except TelegramError as error:
+                log.warning("telegram: getUpdates failed (%s); trying again", error)
+                await asyncio.sleep(_pause(error, self._retry_pause))
+                continue
+            if not updates:
+                continue
+            messages: list[InboundMessage] = []
+            for update in updates:
+                try:
+                    messages.extend(self.messages_of(update))
+                except BadPayload as error:  # confirmed with the rest: it will never decode
+                    log.warning("telegram: skipping update %s: %s", update.update_id, error.reason)
+            try:
+                if messages:
+                    await dispatch(messages)
+            except Exception:
+                log.exception("telegram: storing %d updates failed; they will be fetched again", len(updates))
+                await asyncio.sleep(self._retry_pause)
+                continue
+            self.offset = max(update.update_id for update in updates) + 1
+            for update in updates:
+                if update.callback_query is not None:
+                    self._in_background(self._answer(update.callback_query.id))
+
+    def _forget_old(self) -> None:
+        """Bound the memory of half-sent messages (rows the outbox gave up on never come back)."""
+        while len(self._progress) > 1000:
+            self._progress.popitem(last=False)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _sent_at(message: Message) -> datetime:
+    return message.date.astimezone(UTC) if message.date else datetime.now(UTC)
+
+
+def _base(key: str, message: Message, raw: Mapping[str, Any]) -> dict[str, Any]:
+    user = message.from_user
+    return {
+        "channel": NAME,
+        "platform_message_id": key,
+        "sender_id": str(user.id if user else message.chat.id),
+        "chat_id": str(message.chat.id),
+        "sent_at": _sent_at(message),
+        "language": user.language_code if user else None,
+        "sender_name": user.full_name if user else None,
+        "raw": raw,
+    }
+
+
+def _message(key: str, message: Message, raw: Mapping[str, Any]) -> InboundMessage:
+    fields = _base(key, message, raw)
+    if message.photo:
+        largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+        return InboundMessage(**fields, text=message.caption, photos=(Photo(largest.file_id, "image/jpeg"),))
+    if message.location is not None:
+        location = Location(message.location.latitude, message.location.longitude)
+        return InboundMessage(**fields, text=message.caption, location=location)
+    if message.text is not None:
+        return InboundMessage(**fields, text=message.text)
+    kind = next((name for name in UNSUPPORTED if getattr(message, name, None)), "other")
+    return InboundMessage(**fields, unsupported=kind)
+
+
+def _edited(key: str, message: Message, raw: Mapping[str, Any]) -> InboundMessage:
+    """An edited message counts as a new message with the corrected text.
+
+    The conversation has moved on since the original was answered and cannot
+    be wound back; residents edit to fix a typo in what they just wrote, so the
+    corrected text is most useful as their next answer (the current question
+    takes it or asks again). Dropping it silently would leave the resident
+    waiting for a reaction to their correction. Its key is the edit's own
+    ``update_id``, so it is not confused with the original.
+    """
+    return _message(key, message, raw)
+
+
+def _callback(key: str, query: CallbackQuery, raw: Mapping[str, Any]) -> list[InboundMessage]:
+    origin = query.message if isinstance(query.message, Message) else None
+    user = query.from_user
+    chat_id = origin.chat.id if origin is not None else user.id
+    fields: dict[str, Any] = {
+        "channel": NAME,
+        "platform_message_id": key,
+        "sender_id": str(user.id),
+        "chat_id": str(chat_id),
+        "sent_at": datetime.now(UTC),
+        "language": user.language_code,
+        "sender_name": user.full_name,
+        "raw": raw,
+    }
+    data = query.data
+    if not data:
+        return [InboundMessage(**fields, unsupported="game")]
+    if data.startswith("#") and data[1:].isdigit():
+        # a long key travelled as its number; the button's label is the surest answer
+        number = int(data[1:])
+        label = _button_label(origin, data)
+        return [InboundMessage(**fields, text=label if label is not None else str(number))]
+    return [InboundMessage(**fields, choice=data)]
+
+
+def _button_label(message: Message | None, data: str) -> str | None:
+    markup = message.reply_markup if message is not None else None
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == data:
+                return button.text
+    return None
+
+
+def _callback_data(number: int, option: Option) -> str:
+    fits = 0 < len(option.key.encode()) <= MAX_CALLBACK_DATA and not option.key.startswith("#")
+    return option.key if fits else f"#{number}"
+
+
+def _keyboard(options: Sequence[Option]) -> InlineKeyboardMarkup | None:
+    if not options:
+        return None
+    rows = [
+        [InlineKeyboardButton(option.label, callback_data=_callback_data(number, option))]
+        for number, option in enumerate(options, start=1)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def _calls_for(message: OutboundMessage) -> list[tuple[str, dict[str, Any]]]:
+    """The Bot API calls that deliver ``message``, in order (the keyboard rides on the last)."""
+    keyboard = _keyboard(message.options)
+    text = message.text.strip()
+    calls: list[tuple[str, dict[str, Any]]] = []
+    if message.photo is not None:
+        if len(text) <= MAX_CAPTION:
+            return [("photo", {"photo": message.photo.ref, "caption": text or None, "reply_markup": keyboard})]
+        calls.append(("photo", {"photo": message.photo.ref}))
+    if not text and keyboard is not None:
+        text = "·"  # Telegram refuses an empty text, and a keyboard needs a message to sit on
+    if text:
+        parts = split_text(text, MAX_TEXT)
+        calls.extend(("text", {"text": part}) for part in parts[:-1])
+        calls.append(("text", {"text": parts[-1], "reply_markup": keyboard}))
+    return calls
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _retry_after(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # the int form is deprecated in favour of timedelta; either works here
+        warnings.simplefilter("ignore")
+        return _seconds(error.retry_after)
+
+
+def _pause(error: TelegramError, default: float) -> float:
+    return max(default, _retry_after(error)) if isinstance(error, RetryAfter) else default
+
+
+def _send_error(error: TelegramError) -> RetryLater | Undeliverable:
+    """Telegram's refusal as the outbox's kind of failure."""
+    text = error.message
+    if isinstance(error, RetryAfter):
+        return RetryLater(NAME, _retry_after(error), text)
+    if isinstance(error, Forbidden):
+        return Undeliverable(NAME, text)
+    if isinstance(error, ChatMigrated):
+        return Undeliverable(NAME, f"the group moved to chat {error.new_chat_id}")
+    if isinstance(error, BadRequest):  # before NetworkError: BadRequest is one
+        return Undeliverable(NAME, text)
+    if isinstance(error, InvalidToken):
+        return RetryLater(NAME, 60.0, f"the bot token was refused ({text}); fix TELEGRAM_BOT_TOKEN")
+    if isinstance(error, NetworkError):  # timeouts, 5xx, connection refused
+        return RetryLater(NAME, TRANSIENT_RETRY, text)
+    return RetryLater(NAME, TRANSIENT_RETRY, f"{type(error).__name__}: {text}")
+
+
+def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> TelegramChannel:
+    """Build the channel from config.yaml's ``channels.telegram`` and the environment.
+
+    Settings: ``mode`` (``polling``, the default, or ``webhook``), ``webhook_url``
+    (the public URL of ``/webhooks/telegram``; optional, ``start`` then
+    registers it), ``poll_timeout`` (seconds of long polling, default 30).
+    Environment: ``TELEGRAM_BOT_TOKEN`` (required), ``TELEGRAM_API_BASE_URL``
+    (default ``https://api.telegram.org``), ``TELEGRAM_WEBHOOK_SECRET``
+    (required in webhook mode).
+    """
+    key = "channels.telegram"
+    token = environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("config.yaml", None, key, "TELEGRAM_BOT_TOKEN is not set", "set it in the environment")
+    mode = str(settings.get("mode") or "polling")
+    if mode not in ("polling", "webhook"):
+        raise ConfigError("config.yaml", None, f"{key}.mode", f"unknown mode {mode!r}", "write polling or webhook")
+    secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+    if mode == "webhook" and secret is None:
+        raise ConfigError(
+            "config.yaml",
+            None,
+            key,
+            "TELEGRAM_WEBHOOK_SECRET is not set",
+            "set it in the environment (1-256 characters A-Z a-z 0-9 _ -); webhook mode needs it",
+        )
+    poll_timeout = settings.get("poll_timeout", 30)
+    if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, int) or not 0 <= poll_timeout <= 50:
+        raise ConfigError("config.yaml", None, f"{key}.poll_timeout", f"{poll_timeout!r}", "write 0 to 50 (seconds)")
+    webhook_url = settings.get("webhook_url")
+    return TelegramChannel(
+        token,
+        api_base_url=environ.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL,
+        mode=mode,
+        webhook_secret=secret,
+        webhook_url=str(webhook_url) if webhook_url else None,
+        poll_timeout=poll_timeout,
+    )
