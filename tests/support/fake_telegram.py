@@ -24,7 +24,8 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.server import tiny_png
+from tests.support.server import AppServer, tiny_png
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -111,6 +112,8 @@ class FakeTelegram:
         self.token = token
         self.bot = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "Jun", "username": username}
         self.max_poll = max_poll
+        self.base_url = ""
+        """Where the fake listens (set by :func:`serve_fake_telegram`)."""
         self.redeliver_after = 0.2
         self.webhook_repeat = 1
         """How many times each update is POSTed to the webhook (Telegram redelivers when a 200 got lost)."""
@@ -134,8 +137,18 @@ class FakeTelegram:
                 Route("/bot{token}/{method}", self._api, methods=["GET", "POST"]),
                 Route("/file/bot{token}/{path:path}", self._download, methods=["GET"]),
                 Route("/healthz", lambda request: JSONResponse({"ok": True})),
-            ]
+            ],
+            lifespan=self._lifespan,
         )
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        task, self._delivery = self._delivery, None
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
     # -- what a test does -----------------------------------------------------------
 
@@ -530,6 +543,15 @@ class FakeTelegram:
                         self._confirmed = max(self._confirmed, update["update_id"] + 1)
                 else:
                     await asyncio.sleep(self.redeliver_after)
+
+
+@contextmanager
+def serve_fake_telegram(**options: Any) -> Iterator[FakeTelegram]:
+    """A :class:`FakeTelegram` listening on a loopback port for the block's duration."""
+    fake = FakeTelegram(**options)
+    with AppServer(fake.app) as server:
+        fake.base_url = server.base_url
+        yield fake
 
 
 def _error(status: int, description: str, retry_after: int | None = None) -> JSONResponse:
