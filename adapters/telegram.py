@@ -47,8 +47,9 @@ import json
 import logging
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -62,6 +63,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.request import HTTPXRequest
 
 from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse, split_text
 from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, RetryLater, Undeliverable
@@ -117,7 +119,15 @@ class TelegramChannel:
         if mode == "webhook" and not webhook_secret:
             raise ValueError("webhook mode needs a secret")
         root = api_base_url.rstrip("/")
-        self._bot = Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+        # our own request objects, so ``stop`` can close their connections even when getMe never succeeded
+        self._requests = (HTTPXRequest(), HTTPXRequest())
+        self._bot = Bot(
+            token,
+            base_url=f"{root}/bot",
+            base_file_url=f"{root}/file/bot",
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
+        )
         self.mode = mode
         self._secret = webhook_secret.encode() if webhook_secret else None
         self._webhook_url = webhook_url
@@ -167,9 +177,10 @@ class TelegramChannel:
             except Exception:
                 log.exception("telegram: a background task failed while stopping")
         self._background.clear()
-        if self._ready:
-            self._ready = False
-            await self._bot.shutdown()
+        self._ready = False
+        await self._bot.shutdown()
+        for request in self._requests:
+            await request.shutdown()  # a no-op when already closed
 
     async def send(self, message: OutboundMessage) -> SentReceipt:
         """Send every part; returns once Telegram accepted all of them (see the module docstring)."""
@@ -216,20 +227,22 @@ class TelegramChannel:
         messages = self.messages_of(update)
         query = update.callback_query
         if query is not None:
-            self._in_background(self._answer(query.id))
+            self._in_background(partial(self._answer, query.id))
         return messages
 
     # -- Checkable ------------------------------------------------------------------------------
 
     async def check(self) -> str:
-        """``@username`` of the bot, from getMe."""
+        """``@username`` of the bot, from getMe; raises :class:`ChannelError` if Telegram cannot be reached."""
+        idle = self._task is None and not self._ready
         try:
+            await self._ensure_ready()
             me = await self._bot.get_me()
         except TelegramError as error:
             raise ChannelError(NAME, f"getMe failed: {error}") from error
         finally:
-            if not self._ready:
-                await self._bot.shutdown()
+            if idle:  # checked before (or without) starting: leave no connection open
+                await self.stop()
         return f"@{me.username}"
 
     # -- photos --------------------------------------------------------------------------------
@@ -281,8 +294,13 @@ class TelegramChannel:
                 await self._bot.initialize()
                 self._ready = True
 
-    def _in_background(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def _in_background(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``work()`` as a task kept until done (nothing, outside an event loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(work())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -347,7 +365,7 @@ class TelegramChannel:
             self.offset = max(update.update_id for update in updates) + 1
             for update in updates:
                 if update.callback_query is not None:
-                    self._in_background(self._answer(update.callback_query.id))
+                    self._in_background(partial(self._answer, update.callback_query.id))
 
     def _forget_old(self) -> None:
         """Bound the memory of half-sent messages (rows the outbox gave up on never come back)."""

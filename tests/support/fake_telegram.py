@@ -88,6 +88,7 @@ class _Fault:
     description: str
     retry_after: int | None
     times: int
+    after: int = 0
 
 
 @dataclass
@@ -251,16 +252,23 @@ class FakeTelegram:
         return file_id
 
     def fail_next(
-        self, method: str, status: int, description: str, *, retry_after: int | None = None, times: int = 1
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with this error."""
+        """Answer ``times`` calls of ``method`` with this error, once ``after`` more calls went through."""
         with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(status, description, retry_after, times))
+            self._faults.setdefault(method, []).append(_Fault(status, description, retry_after, times, after))
 
-    def rate_limit_next(self, method: str, retry_after: int, times: int = 1) -> None:
-        self.fail_next(
-            method, 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after, times=times
-        )
+    def rate_limit_next(self, method: str, retry_after: int, *, times: int = 1, after: int = 0) -> None:
+        """A 429 with ``parameters.retry_after``, as Telegram's flood control answers."""
+        description = f"Too Many Requests: retry after {retry_after}"
+        self.fail_next(method, 429, description, retry_after=retry_after, times=times, after=after)
 
     def block(self, user: User) -> None:
         """The user blocked the bot: sends to them fail with 403 from now on."""
@@ -329,6 +337,9 @@ class FakeTelegram:
             if not faults:
                 return
             fault = faults[0]
+            if fault.after > 0:
+                fault.after -= 1
+                return
             fault.times -= 1
             if fault.times <= 0:
                 faults.pop(0)
