@@ -45,6 +45,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -80,6 +81,8 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name, not a secret)
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+"""What Telegram accepts as a webhook's ``secret_token``."""
 TRANSIENT_RETRY = 5.0
 """Seconds to wait after a server error or a timeout (the outbox adds its own backoff on repeats)."""
 UNSUPPORTED = (
@@ -547,6 +550,14 @@ def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Tele
             key,
             "TELEGRAM_WEBHOOK_SECRET is not set",
             "set it in the environment (1-256 characters A-Z a-z 0-9 _ -); webhook mode needs it",
+        )
+    if secret is not None and not SECRET_TOKEN.fullmatch(secret):
+        raise ConfigError(
+            "config.yaml",
+            None,
+            key,
+            "TELEGRAM_WEBHOOK_SECRET has characters Telegram does not allow",
+            "use 1 to 256 of A-Z a-z 0-9 _ -",
         )
     poll_timeout = settings.get("poll_timeout", 30)
     if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, int) or not 0 <= poll_timeout <= 50:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -505,6 +506,8 @@ class FakeTelegram:
         if not isinstance(url, str) or not url:
             return self._delete_webhook(params)
         secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         with self._lock:
             self._webhook = _Webhook(url, secret if isinstance(secret, str) else None)
         if self._delivery is None or self._delivery.done():

@@ -262,6 +262,11 @@ def test_from_config_points_the_library_at_the_base_url() -> None:
         ({"mode": "webhook"}, {"TELEGRAM_BOT_TOKEN": "1:a"}, "TELEGRAM_WEBHOOK_SECRET is not set"),
         ({"mode": "push"}, {"TELEGRAM_BOT_TOKEN": "1:a"}, "unknown mode 'push'"),
         ({"poll_timeout": "long"}, {"TELEGRAM_BOT_TOKEN": "1:a"}, "'long'"),
+        (
+            {"mode": "webhook"},
+            {"TELEGRAM_BOT_TOKEN": "1:a", "TELEGRAM_WEBHOOK_SECRET": "no spaces!"},
+            "TELEGRAM_WEBHOOK_SECRET has characters Telegram does not allow",
+        ),
     ],
 )
 def test_from_config_names_what_is_missing(settings: dict[str, Any], env: dict[str, str], problem: str) -> None:
