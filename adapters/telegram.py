@@ -224,7 +224,7 @@ class TelegramChannel:
             raise BadSignature(NAME, "the X-Telegram-Bot-Api-Secret-Token header is wrong")
         try:
             data = json.loads(request.body)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise BadPayload(NAME, f"the body is not JSON: {error}") from None
         update = self._decode(data)
         messages = self.messages_of(update)
@@ -262,9 +262,8 @@ class TelegramChannel:
     # -- updates -> messages ----------------------------------------------------------------
 
     def _decode(self, data: object) -> Update:
-        if not isinstance(data, dict) or isinstance(data.get("update_id"), bool):
-            raise BadPayload(NAME, "not a Telegram update: expected a JSON object with an integer update_id")
-        if not isinstance(data.get("update_id"), int):
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(update_id, int) or isinstance(update_id, bool):
             raise BadPayload(NAME, "not a Telegram update: expected a JSON object with an integer update_id")
         try:
             return Update.de_json(data, self._bot)

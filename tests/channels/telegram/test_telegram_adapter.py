@@ -115,7 +115,15 @@ def test_the_secret_is_checked_first(channel: TelegramChannel, secret: str | Non
 
 @pytest.mark.parametrize(
     "body",
-    [b"{", b"null", b'{"update_id": "1"}', b'{"update_id": true}', b'{"update_id": 1, "message": 5}'],
+    [
+        b"{",
+        b"null",
+        b"[" * 100_000,
+        b"\xff\xfe",
+        b'{"update_id": "1"}',
+        b'{"update_id": true}',
+        b'{"update_id": 1, "message": 5}',
+    ],
 )
 def test_what_is_not_an_update_is_a_bad_payload(channel: TelegramChannel, body: bytes) -> None:
     with pytest.raises(BadPayload):
