@@ -75,6 +75,7 @@ def test_the_same_update_delivered_three_times_is_answered_once(town: Town) -> N
     ana = fake.user(102, "Ana")
     update_id = fake.push_text(ana, "hola")
     wait_text(fake, ana.id, MENU)
+    wait_for(lambda: update_id not in fake.pending_updates(), 20)  # all three deliveries answered
     town.settled(ana.id)
     assert [d for d in fake.webhook_deliveries() if d[0] == update_id] == [(update_id, 200)] * 3
     assert [row.platform_message_id for row in town.inbox(ana.id)] == [str(update_id)]
