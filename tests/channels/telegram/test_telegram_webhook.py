@@ -196,3 +196,20 @@ def test_a_right_secret_is_stored_and_acknowledged(town: Town) -> None:
     assert response.status_code == 200, response.text
     assert [row.platform_message_id for row in town.inbox(5)] == ["77"]
     wait_text(town.fake, 5, MENU)
+
+
+def test_telegram_redelivers_until_the_secret_matches(town: Town) -> None:
+    """A webhook registered with a stale secret: every delivery gets 403 and nothing is stored, until it is fixed."""
+    fake = town.fake
+    api = f"{fake.base_url}/bot{fake.token}/setWebhook"
+    wait_for(lambda: fake.calls_of("setWebhook"), 10)  # the channel registered itself at start
+    assert httpx.post(api, data={"url": town.webhook_url, "secret_token": "stale"}, timeout=10).json()["ok"]
+    ana = fake.user(108, "Ana")
+    update_id = fake.push_text(ana, "hola")
+    wait_for(lambda: len([d for d in fake.webhook_deliveries() if d == (update_id, 403)]) >= 2, 20)
+    assert town.count_inbox() == 0 and fake.pending_updates() == [update_id]
+
+    assert httpx.post(api, json={"url": town.webhook_url, "secret_token": SECRET}, timeout=10).json()["ok"]
+    wait_text(fake, ana.id, MENU)
+    assert fake.webhook_deliveries()[-1] == (update_id, 200)
+    assert [row.platform_message_id for row in town.inbox(ana.id)] == [str(update_id)]
