@@ -23,7 +23,8 @@ always the ``update_id``): text; a photo as its largest size's ``file_id``
 (:meth:`TelegramChannel.fetch_photo` downloads it through getFile) with its
 caption as text; a location; an inline button press (``callback_query``) as
 ``choice``, answered with answerCallbackQuery; an edited message as a new
-message with the corrected text (see :func:`_edited`); anything else a
+message with the corrected text (see
+:func:`adapters.telegram_mapping.edited_message`); anything else a
 resident can send (sticker, voice, video, document...) as ``unsupported``, so
 the bot says politely that it cannot read it. Updates that are not a
 resident talking (chat member changes, channel posts) are confirmed and
@@ -46,60 +47,39 @@ import hmac
 import json
 import logging
 import re
-import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram import Bot, Update
+from telegram.error import Conflict, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse, split_text
-from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, RetryLater, Undeliverable
-from bot.messages import InboundMessage, Location, Option, OutboundMessage, Photo, SentReceipt
+from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse
+from adapters.telegram_mapping import (
+    MAX_TEXT,
+    NAME,
+    button_press,
+    calls_for,
+    edited_message,
+    inbound_message,
+    pause_after,
+    send_error,
+)
+from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, Undeliverable
+from bot.messages import InboundMessage, OutboundMessage, SentReceipt
 
 __all__ = ["DEFAULT_API_BASE_URL", "MAX_TEXT", "TelegramChannel", "from_config"]
 
 log = logging.getLogger(__name__)
 
-NAME = "telegram"
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name, not a secret)
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's ``secret_token``."""
-TRANSIENT_RETRY = 5.0
-"""Seconds to wait after a server error or a timeout (the outbox adds its own backoff on repeats)."""
-UNSUPPORTED = (
-    "sticker",
-    "voice",
-    "video_note",
-    "video",
-    "animation",
-    "audio",
-    "document",
-    "contact",
-    "venue",
-    "poll",
-    "dice",
-    "game",
-    "story",
-)
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 
@@ -188,7 +168,7 @@ class TelegramChannel:
     async def send(self, message: OutboundMessage) -> SentReceipt:
         """Send every part; returns once Telegram accepted all of them (see the module docstring)."""
         done = self._progress.setdefault(message.id, [])
-        calls = _calls_for(message)
+        calls = calls_for(message)
         try:
             await self._ensure_ready()
             for kind, kwargs in calls[len(done) :]:
@@ -198,7 +178,7 @@ class TelegramChannel:
                     sent = await self._bot.send_message(chat_id=message.chat_id, **kwargs)
                 done.append(str(sent.message_id))
         except TelegramError as error:
-            mapped = _send_error(error)
+            mapped = send_error(error)
             if isinstance(mapped, Undeliverable):
                 self._progress.pop(message.id, None)
             else:
@@ -257,7 +237,7 @@ class TelegramChannel:
             file = await self._bot.get_file(ref)
             return bytes(await file.download_as_bytearray())
         except TelegramError as error:
-            raise _send_error(error) from error
+            raise send_error(error) from error
 
     # -- updates -> messages ----------------------------------------------------------------
 
@@ -276,11 +256,11 @@ class TelegramChannel:
         try:
             raw = update.to_dict()
             if update.callback_query is not None:
-                return _callback(key, update.callback_query, raw)
+                return button_press(key, update.callback_query, raw)
             if update.message is not None:
-                return [_message(key, update.message, raw)]
+                return [inbound_message(key, update.message, raw)]
             if update.edited_message is not None:
-                return [_edited(key, update.edited_message, raw)]
+                return [edited_message(key, update.edited_message, raw)]
         except ValueError as error:  # e.g. a location off the Earth
             raise BadPayload(NAME, f"update {key}: {error}") from None
         return []
@@ -326,7 +306,7 @@ class TelegramChannel:
                 return
             except TelegramError as error:
                 log.warning("telegram: setting the webhook failed (%s); trying again", error)
-                await asyncio.sleep(_pause(error, self._retry_pause))
+                await asyncio.sleep(pause_after(error, self._retry_pause))
 
     async def _poll(self, dispatch: Dispatch) -> None:
         """getUpdates forever; the offset moves only past updates ``dispatch`` has stored."""
@@ -347,7 +327,7 @@ class TelegramChannel:
                 continue
             except TelegramError as error:
                 log.warning("telegram: getUpdates failed (%s); trying again", error)
-                await asyncio.sleep(_pause(error, self._retry_pause))
+                await asyncio.sleep(pause_after(error, self._retry_pause))
                 continue
             if not updates:
                 continue
@@ -373,155 +353,6 @@ class TelegramChannel:
         """Bound the memory of half-sent messages (rows the outbox gave up on never come back)."""
         while len(self._progress) > 1000:
             self._progress.popitem(last=False)
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def _sent_at(message: Message) -> datetime:
-    return message.date.astimezone(UTC) if message.date else datetime.now(UTC)
-
-
-def _base(key: str, message: Message, raw: Mapping[str, Any]) -> dict[str, Any]:
-    user = message.from_user
-    return {
-        "channel": NAME,
-        "platform_message_id": key,
-        "sender_id": str(user.id if user else message.chat.id),
-        "chat_id": str(message.chat.id),
-        "sent_at": _sent_at(message),
-        "language": user.language_code if user else None,
-        "sender_name": user.full_name if user else None,
-        "raw": raw,
-    }
-
-
-def _message(key: str, message: Message, raw: Mapping[str, Any]) -> InboundMessage:
-    fields = _base(key, message, raw)
-    if message.photo:
-        largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
-        return InboundMessage(**fields, text=message.caption, photos=(Photo(largest.file_id, "image/jpeg"),))
-    if message.location is not None:
-        location = Location(message.location.latitude, message.location.longitude)
-        return InboundMessage(**fields, text=message.caption, location=location)
-    if message.text is not None:
-        return InboundMessage(**fields, text=message.text)
-    kind = next((name for name in UNSUPPORTED if getattr(message, name, None)), "other")
-    return InboundMessage(**fields, unsupported=kind)
-
-
-def _edited(key: str, message: Message, raw: Mapping[str, Any]) -> InboundMessage:
-    """An edited message counts as a new message with the corrected text.
-
-    The conversation has moved on since the original was answered and cannot
-    be wound back; residents edit to fix a typo in what they just wrote, so the
-    corrected text is most useful as their next answer (the current question
-    takes it or asks again). Dropping it silently would leave the resident
-    waiting for a reaction to their correction. Its key is the edit's own
-    ``update_id``, so it is not confused with the original.
-    """
-    return _message(key, message, raw)
-
-
-def _callback(key: str, query: CallbackQuery, raw: Mapping[str, Any]) -> list[InboundMessage]:
-    origin = query.message if isinstance(query.message, Message) else None
-    user = query.from_user
-    chat_id = origin.chat.id if origin is not None else user.id
-    fields: dict[str, Any] = {
-        "channel": NAME,
-        "platform_message_id": key,
-        "sender_id": str(user.id),
-        "chat_id": str(chat_id),
-        "sent_at": datetime.now(UTC),
-        "language": user.language_code,
-        "sender_name": user.full_name,
-        "raw": raw,
-    }
-    data = query.data
-    if not data:
-        return [InboundMessage(**fields, unsupported="game")]
-    if data.startswith("#") and data[1:].isdigit():
-        # a long key travelled as its number; the button's label is the surest answer
-        number = int(data[1:])
-        label = _button_label(origin, data)
-        return [InboundMessage(**fields, text=label if label is not None else str(number))]
-    return [InboundMessage(**fields, choice=data)]
-
-
-def _button_label(message: Message | None, data: str) -> str | None:
-    markup = message.reply_markup if message is not None else None
-    if markup is None:
-        return None
-    for row in markup.inline_keyboard:
-        for button in row:
-            if button.callback_data == data:
-                return button.text
-    return None
-
-
-def _callback_data(number: int, option: Option) -> str:
-    fits = 0 < len(option.key.encode()) <= MAX_CALLBACK_DATA and not option.key.startswith("#")
-    return option.key if fits else f"#{number}"
-
-
-def _keyboard(options: Sequence[Option]) -> InlineKeyboardMarkup | None:
-    if not options:
-        return None
-    rows = [
-        [InlineKeyboardButton(option.label, callback_data=_callback_data(number, option))]
-        for number, option in enumerate(options, start=1)
-    ]
-    return InlineKeyboardMarkup(rows)
-
-
-def _calls_for(message: OutboundMessage) -> list[tuple[str, dict[str, Any]]]:
-    """The Bot API calls that deliver ``message``, in order (the keyboard rides on the last)."""
-    keyboard = _keyboard(message.options)
-    text = message.text.strip()
-    calls: list[tuple[str, dict[str, Any]]] = []
-    if message.photo is not None:
-        if len(text) <= MAX_CAPTION:
-            return [("photo", {"photo": message.photo.ref, "caption": text or None, "reply_markup": keyboard})]
-        calls.append(("photo", {"photo": message.photo.ref}))
-    if not text and keyboard is not None:
-        text = "·"  # Telegram refuses an empty text, and a keyboard needs a message to sit on
-    if text:
-        parts = split_text(text, MAX_TEXT)
-        calls.extend(("text", {"text": part}) for part in parts[:-1])
-        calls.append(("text", {"text": parts[-1], "reply_markup": keyboard}))
-    return calls
-
-
-def _seconds(value: int | float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _retry_after(error: RetryAfter) -> float:
-    with warnings.catch_warnings():  # the int form is deprecated in favour of timedelta; either works here
-        warnings.simplefilter("ignore")
-        return _seconds(error.retry_after)
-
-
-def _pause(error: TelegramError, default: float) -> float:
-    return max(default, _retry_after(error)) if isinstance(error, RetryAfter) else default
-
-
-def _send_error(error: TelegramError) -> RetryLater | Undeliverable:
-    """Telegram's refusal as the outbox's kind of failure."""
-    text = error.message
-    if isinstance(error, RetryAfter):
-        return RetryLater(NAME, _retry_after(error), text)
-    if isinstance(error, Forbidden):
-        return Undeliverable(NAME, text)
-    if isinstance(error, ChatMigrated):
-        return Undeliverable(NAME, f"the group moved to chat {error.new_chat_id}")
-    if isinstance(error, BadRequest):  # before NetworkError: BadRequest is one
-        return Undeliverable(NAME, text)
-    if isinstance(error, InvalidToken):
-        return RetryLater(NAME, 60.0, f"the bot token was refused ({text}); fix TELEGRAM_BOT_TOKEN")
-    if isinstance(error, NetworkError):  # timeouts, 5xx, connection refused
-        return RetryLater(NAME, TRANSIENT_RETRY, text)
-    return RetryLater(NAME, TRANSIENT_RETRY, f"{type(error).__name__}: {text}")
 
 
 def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> TelegramChannel:
