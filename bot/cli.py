@@ -293,7 +293,8 @@ async def _check_channels(config: Config) -> int:
             print(f"{channel.name}: ok, as {await channel.check()}")
         except ChannelError as error:
             failed = True
-            print(f"{channel.name}: cannot reach its API — {error}", file=sys.stderr)
+            reason = str(error).removeprefix(f"{channel.name}: ")
+            print(f"{channel.name}: cannot reach its API — {reason}", file=sys.stderr)
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
