@@ -67,21 +67,24 @@ async def test_a_burst_is_paced_overall_and_per_chat(database: Database) -> None
         for n in range(8):
             for chat in chats:
                 enqueue(connection, channel="timed", chat_id=chat, replies=[Reply(text=f"{chat} {n}")])
+
+    def statuses() -> set[str]:
+        with database.reader.connect() as connection:
+            return set(connection.execute(select(OUTBOX.c.status)).scalars())
+
     dispatcher = Dispatcher(database.writer, channel, poll_interval=0.05)
     await dispatcher.start()
     try:
-        for _ in range(400):
-            if len(channel.sends) == 24:
+        for _ in range(600):  # up to 30 s on a loaded machine; pacing alone needs about 1.4 s
+            if statuses() == {"sent"}:
                 break
             await asyncio.sleep(0.05)
     finally:
         await dispatcher.stop()
+    assert statuses() == {"sent"}
     assert len(channel.sends) == 24
     times = [at for at, _ in channel.sends]
     assert min(b - a for a, b in pairwise(times)) >= 1 / 40 - 0.002  # overall spacing
     for chat in chats:
         own = [at for at, to in channel.sends if to == chat]
         assert min(b - a for a, b in pairwise(own)) >= 1 / 5 - 0.002  # per-chat spacing
-    with database.reader.connect() as connection:
-        statuses = set(connection.execute(select(OUTBOX.c.status)).scalars())
-    assert statuses == {"sent"}
