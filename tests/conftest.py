@@ -44,3 +44,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: S
         yield db
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path, _sqlite_template: SqliteTemplate) -> Iterator[Database]:
+    """A migrated, empty SQLite database only, for tests whose subject is not the database (channels, flows)."""
+    db = _sqlite_template.fresh(tmp_path)
+    try:
+        yield db
+    finally:
+        db.dispose()

@@ -11,32 +11,19 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.config import Config
 from bot.messages import OutboundMessage
 from models import Conversation, Resident
 from models.db import Database
-from tests.support.databases import SqliteTemplate
 from tests.support.driver import Bot
 
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
 MAX_PATHS = 600
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, _sqlite_template: SqliteTemplate) -> Iterator[Database]:
-    database = _sqlite_template.fresh(tmp_path)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def numeric_answers(reply: OutboundMessage) -> list[str]:

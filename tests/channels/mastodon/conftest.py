@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,6 @@ from adapters.mastodon import MastodonChannel
 from bot.config import Config
 from bot.runtime import Plaza
 from models.db import Database
-from tests.support.databases import SqliteTemplate
 from tests.support.mastodon import JUN_TOKEN, MastodonServer
 
 
@@ -19,16 +17,6 @@ from tests.support.mastodon import JUN_TOKEN, MastodonServer
 def server() -> Iterator[MastodonServer]:
     with MastodonServer() as running:
         yield running
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, _sqlite_template: SqliteTemplate) -> Iterator[Database]:
-    """SQLite is enough here: the channel does not touch the database."""
-    db = _sqlite_template.fresh(tmp_path)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture

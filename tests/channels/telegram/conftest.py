@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from bot.runtime import Plaza
 from bot.web.app import create_app
 from models import InboxItem, OutboxItem
 from models.db import Database
-from tests.support.databases import SqliteTemplate
 from tests.support.fake_telegram import FakeTelegram, serve_fake_telegram
 from tests.support.server import AppServer, wait_for
 
@@ -44,16 +42,6 @@ def _timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake() -> Iterator[FakeTelegram]:
     with serve_fake_telegram() as fake:
         yield fake
-
-
-@pytest.fixture
-def sqlite(tmp_path: Path, _sqlite_template: SqliteTemplate) -> Iterator[Database]:
-    """A migrated SQLite database (the channel tests need no second database)."""
-    db = _sqlite_template.fresh(tmp_path)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 class LateApp:
