@@ -163,6 +163,15 @@ class _Reader:
                 hint = f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(allowed)}"
                 raise self.fail(node, f"{where}.{key}" if where else str(key), "unknown key", hint, key)
 
+    def department(self, node: CommentedMap, where: str, departments: Mapping[str, Department]) -> str:
+        """The ``department:`` of an entry, which must be a key of ``departments:``."""
+        department = self.string(node, "department", where)
+        if department not in departments:
+            close = difflib.get_close_matches(department, list(departments), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
+            raise self.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        return department
+
     def string(self, node: CommentedMap, key: str, where: str, default: str | None = None) -> str:
         value = node.get(key, default)
         if value is None:
@@ -262,11 +271,7 @@ def _procedures(
                 key,
             )
         reader.known_keys(node, ("label", "department"), where)
-        department = reader.string(node, "department", where)
-        if department not in departments:
-            close = difflib.get_close_matches(department, list(departments), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
-            raise reader.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        department = reader.department(node, where, departments)
         found[str(key)] = Procedure(
             key=str(key), label=reader.translations(node, "label", where, languages), department=department
         )
@@ -439,11 +444,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
                 key,
             )
         reader.known_keys(node, ("label", "department", "private"), where)
-        department = reader.string(node, "department", where)
-        if department not in departments:
-            close = difflib.get_close_matches(department, list(departments), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
-            raise reader.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        department = reader.department(node, where, departments)
         categories[str(key)] = Category(
             key=str(key),
             label=reader.translations(node, "label", where, languages),

@@ -18,7 +18,6 @@ every other section.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,11 +84,7 @@ def read_people(
                 key,
             )
         reader.known_keys(node, PERSON_KEYS, where)
-        department = reader.string(node, "department", where)
-        if department not in departments:
-            close = difflib.get_close_matches(department, list(departments), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
-            raise reader.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        department = reader.department(node, where, departments)
         people[str(key)] = Person(
             key=str(key),
             name=reader.string(node, "name", where),

@@ -166,11 +166,7 @@ def parse_services(
             )
         reader.known_keys(node, _KEYS, where)
         label = reader.translations(node, "label", where, languages)
-        department = reader.string(node, "department", where)
-        if department not in departments:
-            close = difflib.get_close_matches(department, list(departments), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
-            raise reader.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+        department = reader.department(node, where, departments)
         services[str(key)] = Service(
             key=str(key),
             label=label,
