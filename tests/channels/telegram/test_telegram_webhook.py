@@ -188,6 +188,16 @@ def test_a_payload_that_is_not_an_update_is_refused(town: Town, body: bytes) -> 
     assert town.count_inbox() == 0
 
 
+def test_an_oversized_body_is_refused_with_413_and_nothing_stored(town: Town) -> None:
+    huge = b'{"update_id": 9, "message": {"text": "' + b"a" * (1024 * 1024 + 10) + b'"}}'
+    response = httpx.post(
+        town.webhook_url, content=huge, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}, timeout=30
+    )
+    assert response.status_code == 413, response.text
+    assert "larger than 1048576 bytes" in response.json()["error"]
+    assert town.count_inbox() == 0
+
+
 def test_a_right_secret_is_stored_and_acknowledged(town: Town) -> None:
     town.fake.user(5, "Eve")
     response = httpx.post(
