@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.errors import PlazaError
 from bot.flows import MESSAGES_FILE, Text, load_messages
 from bot.outbox import Reply, enqueue
+from bot.request_status import UnknownRequest, request_id_for
 from bot.templates import pick, render
 from models import Conversation, ServiceRequest
 
@@ -54,10 +55,10 @@ class Decision:
 
 def find_request(connection: Connection, ticket: str) -> int | None:
     """The id of the service request with this ticket (``jun-2026-000007`` is found too), or None."""
-    found = connection.execute(
-        select(REQUESTS.c.id).where(REQUESTS.c.ticket == ticket.strip().upper())
-    ).scalar_one_or_none()
-    return None if found is None else int(found)
+    try:
+        return request_id_for(connection, ticket)
+    except UnknownRequest:
+        return None
 
 
 def _message(config: Config, messages: Mapping[str, Text] | None, key: str, language: str, values: Any) -> str:
