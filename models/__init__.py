@@ -10,6 +10,7 @@ from models.followers import RequestFollower, RequestUpdate
 from models.handoffs import HANDOFF_STATUSES, HandoffRequest
 from models.inbox import InboxItem
 from models.media import MediaItem
+from models.officials import OFFICIAL_ROLES, AuditEntry, ConversationNote, Official, OfficialIdentity
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
 from models.requests import ServiceRequest
 from models.residents import ChannelIdentity, Resident
@@ -17,15 +18,20 @@ from models.subscriptions import Subscription
 
 __all__ = [
     "HANDOFF_STATUSES",
+    "OFFICIAL_ROLES",
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
     "Appointment",
+    "AuditEntry",
     "ChannelIdentity",
     "Conversation",
+    "ConversationNote",
     "FlowVersion",
     "HandoffRequest",
     "InboxItem",
     "MediaItem",
+    "Official",
+    "OfficialIdentity",
     "OutboxItem",
     "RequestFollower",
     "RequestUpdate",

@@ -19,7 +19,8 @@ class Conversation(SQLModel, table=True):
     ``flow`` at ``flow_version`` in ``state`` is where the resident is;
     ``data`` holds the saved answers, the way back, and a pending question of
     the engine's own (such as the language choice). ``mode`` is ``bot`` while
-    the bot answers (officials' modes come with handoff). ``version`` grows
+    the bot answers, ``waiting`` while a handoff waits for an official (the bot
+    still answers), ``official`` while an official has it (the bot is silent). ``version`` grows
     by one with every step: a writer that read an older version lost the race.
     """
 

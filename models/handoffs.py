@@ -11,8 +11,9 @@ from models.base import UTCDateTime, utcnow
 
 __all__ = ["HANDOFF_STATUSES", "HandoffRequest"]
 
-HANDOFF_STATUSES = ("waiting", "taken", "resolved", "cancelled")
-"""``waiting`` for an official; ``taken`` by one; ``resolved`` (back to the bot); ``cancelled`` by the resident."""
+HANDOFF_STATUSES = ("waiting", "taken", "resolved", "released", "cancelled")
+"""``waiting`` for an official; ``taken`` by one (``official_id``); ``resolved`` by the official or
+``released`` back to the bot unanswered; ``cancelled`` by the resident."""
 
 
 class HandoffRequest(SQLModel, table=True):
@@ -36,6 +37,9 @@ class HandoffRequest(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default="waiting", max_length=16, index=True)
     language: str = Field(max_length=8)
+    official_id: int | None = Field(default=None, foreign_key="officials.id", index=True)
+    taken_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, default=utcnow)
     )

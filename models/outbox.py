@@ -17,7 +17,12 @@ PRIORITY_BROADCAST = 10
 
 
 class OutboxItem(SQLModel, table=True):
-    """One message to send. ``status``: pending, sent, failed, cancelled.
+    """One message to send. ``status``: pending, sending, sent, failed, cancelled.
+
+    ``official_id`` is the official who wrote it (None: the bot). A
+    dispatcher claims a row (``sending``) before the platform call, so an
+    official's takeover, which cancels the bot's ``pending`` rows, and the
+    send can never both win.
 
     A row is marked ``sent`` exactly once (``UPDATE ... WHERE status =
     'pending'``); its id is the idempotency key for platforms that take one.
@@ -35,6 +40,7 @@ class OutboxItem(SQLModel, table=True):
     chat_id: str = Field(max_length=200)
     conversation_id: int | None = Field(default=None, foreign_key="conversations.id", index=True)
     inbox_id: int | None = Field(default=None, foreign_key="inbox.id", index=True)
+    official_id: int | None = Field(default=None, foreign_key="officials.id")
     payload: dict[str, Any] = Field(sa_column=json_column())
     priority: int = Field(default=PRIORITY_REPLY)
     status: str = Field(default="pending", max_length=16)
