@@ -6,6 +6,10 @@
     ├── ConfigError(path, line, key, hint)   `plaza` prints it and exits 2
     ├── FlowError(path, line, state, hint)   `plaza flows validate`; the server keeps the last good flow
     ├── SchemaError(hint)                    the database is not at the code's migration
+    ├── OfficialError(reason)                an official's action cannot be done
+    │   ├── NotAllowed                       HTTP 403 (not their department, not their role)
+    │   ├── NotFound                         HTTP 404
+    │   └── Conflict                         HTTP 409 (taken by someone else, already resolved)
     └── ChannelError(channel)
         ├── BadPayload                       HTTP 400
         ├── BadSignature                     HTTP 403 (401 when no credential was sent)
@@ -27,8 +31,12 @@ __all__ = [
     "BadSignature",
     "ChannelError",
     "ConfigError",
+    "Conflict",
     "FlowError",
     "FlowErrors",
+    "NotAllowed",
+    "NotFound",
+    "OfficialError",
     "PlazaError",
     "RetryLater",
     "SchemaError",
@@ -97,6 +105,26 @@ class SchemaError(PlazaError):
     def __init__(self, hint: str) -> None:
         self.hint = hint
         super().__init__(hint)
+
+
+class OfficialError(PlazaError):
+    """An official asked for something that cannot be done; ``reason`` says why, in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NotAllowed(OfficialError):
+    """Not this official's department or role (HTTP 403)."""
+
+
+class NotFound(OfficialError):
+    """No such conversation, request or official, or not one this official may know of (HTTP 404)."""
+
+
+class Conflict(OfficialError):
+    """The thing changed under the official: taken by someone else, already resolved (HTTP 409)."""
 
 
 class ChannelError(PlazaError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import BadPayload, BadSignature, PlazaError
+from bot.errors import BadPayload, BadSignature, Conflict, NotAllowed, NotFound, PlazaError
 
 __all__ = ["error_response", "plaza_error_handler"]
 
@@ -15,9 +15,16 @@ def error_response(status: int, reason: str) -> JSONResponse:
 
 
 async def plaza_error_handler(request: Request, exc: Exception) -> Response:
-    """BadPayload → 400, BadSignature → 401 (nothing sent) or 403; anything else of ours → 500, no details."""
+    """BadPayload → 400, BadSignature → 401 (nothing sent) or 403, NotAllowed → 403, NotFound → 404,
+    Conflict → 409; anything else of ours → 500, no details."""
     if isinstance(exc, BadPayload):
         return error_response(400, exc.reason)
+    if isinstance(exc, NotAllowed):
+        return error_response(403, exc.reason)
+    if isinstance(exc, NotFound):
+        return error_response(404, exc.reason)
+    if isinstance(exc, Conflict):
+        return error_response(409, exc.reason)
     if isinstance(exc, BadSignature):
         return error_response(401 if exc.missing else 403, exc.reason)
     if isinstance(exc, PlazaError):
