@@ -2,10 +2,12 @@
 
 Rows are written by the engine in the same transaction as the state change
 (:func:`enqueue`). A :class:`Dispatcher` per channel sends due rows in order
-(per chat strictly in id order; replies before broadcasts), and marks each
-row ``sent`` with ``UPDATE ... WHERE status = 'pending'`` after the platform
-accepted it. A crash between the platform's acceptance and that update makes
-the row go again on restart: platforms with idempotency keys (the row id)
+(per chat strictly in id order; replies before broadcasts). It claims a row
+(``sending``, with ``UPDATE ... WHERE status = 'pending'``) just before the
+platform call, so a row cancelled meanwhile (an official's takeover) is never
+sent, and marks it ``sent`` after the platform accepted it. Rows a dead
+process left ``sending`` go back to ``pending`` when the dispatcher starts:
+platforms with idempotency keys (the row id)
 drop the second copy; for the others that one in-flight message is the only
 possible double.
 
@@ -53,6 +55,7 @@ _ENQUEUE = RawStatement(
         chat_id=bindparam("chat_id"),
         conversation_id=bindparam("conversation_id"),
         inbox_id=bindparam("inbox_id"),
+        official_id=bindparam("official_id"),
         payload=bindparam("payload"),
         priority=bindparam("priority"),
         status="pending",
@@ -91,8 +94,13 @@ def enqueue(
     conversation_id: int | None = None,
     inbox_id: int | None = None,
     priority: int = PRIORITY_REPLY,
+    official_id: int | None = None,
 ) -> None:
-    """Write replies as pending outbox rows inside the caller's transaction."""
+    """Write replies as pending outbox rows inside the caller's transaction.
+
+    ``official_id`` is the official who wrote them (None: the bot); a takeover
+    cancels only the bot's pending replies.
+    """
     if not replies:
         return
     now = db_time(connection, datetime.now(UTC))
@@ -105,6 +113,7 @@ def enqueue(
                 "chat_id": chat_id,
                 "conversation_id": conversation_id,
                 "inbox_id": inbox_id,
+                "official_id": official_id,
                 "payload": db_json(connection, reply.payload()),
                 "priority": priority,
                 "platform_message_ids": no_ids,
@@ -204,6 +213,11 @@ class Dispatcher:
     async def _run(self) -> None:
         while self._held:
             await asyncio.sleep(3600)
+        recovered = await anyio.to_thread.run_sync(self._recover)
+        if recovered:
+            log.warning(
+                "%d %s message(s) were being sent when Plaza stopped; sending them again", recovered, self._channel.name
+            )
         while True:
             try:
                 sent = await self.dispatch_once()
@@ -237,12 +251,31 @@ class Dispatcher:
                 .limit(self._batch)
             ).all()
 
+    def _claim(self, row_id: int) -> bool:
+        """Mark the row ``sending`` before the platform call; False if it was cancelled meanwhile."""
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "pending").values(status="sending")
+            )
+            return bool(result.rowcount == 1)
+
     def _finish(self, row_id: int, values: dict[str, Any]) -> bool:
         with self._engine.begin() as connection:
             result = connection.execute(
-                update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "pending").values(**values)
+                update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "sending").values(**values)
             )
             return bool(result.rowcount == 1)
+
+    def _recover(self) -> int:
+        """Rows left ``sending`` by a process that died mid-send go back to ``pending`` (sent again)."""
+        with self._engine.begin() as connection:
+            return int(
+                connection.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.channel == self._channel.name, OUTBOX.c.status == "sending")
+                    .values(status="pending")
+                ).rowcount
+            )
 
     async def dispatch_once(self) -> int:
         """Send what is due now; returns how many rows were sent."""
@@ -269,6 +302,8 @@ class Dispatcher:
                 break
             if wait > 0:
                 await asyncio.sleep(wait)
+            if not await anyio.to_thread.run_sync(self._claim, row.id):
+                continue  # cancelled since it was read (an official took the conversation over)
             message = outbound_of(row)
             pacer.sent(row.chat_id)
             try:
@@ -315,6 +350,7 @@ class Dispatcher:
             }
         else:
             values = {
+                "status": "pending",
                 "attempts": attempts,
                 "last_error": reason,
                 "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
