@@ -103,6 +103,16 @@ def load_snapshot(config: Config) -> Snapshot:
         words = load_words(directory / WORDS_FILE, config.languages)
     except FlowErrors as error:
         problems.extend(error.errors)
+    person_flow = config.handoff.person_flow
+    if person_flow is not None and flows is not None and person_flow not in flows.flows:
+        problems.append(
+            FlowError(
+                str(config.path),
+                None,
+                f"handoff.person_flow names the flow {person_flow!r}, which is not in {directory}",
+                "name the flow that hands a conversation to a person (the shipped one is talk_to)",
+            )
+        )
     if problems or flows is None or words is None:
         raise FlowErrors(problems)
     compiled = {name: compile_flow(flow) for name, flow in flows.flows.items()}

@@ -35,6 +35,7 @@ __all__ = [
     "ChannelSettings",
     "Config",
     "Department",
+    "HandoffSettings",
     "Person",
     "Procedure",
     "Service",
@@ -97,6 +98,22 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffSettings:
+    """config.yaml's ``handoff:``: who takes conversations the bot failed, and when a wait is too long.
+
+    ``person_flow`` is the flow the word "persona"/"person" starts anywhere
+    (None: ``talk_to`` when the town has one; the word is then an ordinary answer otherwise);
+    ``failures`` the department a conversation goes to when a step fails for
+    good (None: nobody, the resident only gets an apology);
+    ``alert_after_minutes`` when officials see a waiting conversation as late.
+    """
+
+    person_flow: str | None = None
+    failures: str | None = None
+    alert_after_minutes: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     town_name: str
@@ -117,6 +134,7 @@ class Config:
     procedures: Mapping[str, Procedure] = field(default_factory=dict)
     services: Mapping[str, Service] = field(default_factory=dict)
     people: Mapping[str, Person] = field(default_factory=dict)
+    handoff: HandoffSettings = field(default_factory=lambda: HandoffSettings())
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -163,13 +181,15 @@ class _Reader:
                 hint = f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(allowed)}"
                 raise self.fail(node, f"{where}.{key}" if where else str(key), "unknown key", hint, key)
 
-    def department(self, node: CommentedMap, where: str, departments: Mapping[str, Department]) -> str:
-        """The ``department:`` of an entry, which must be a key of ``departments:``."""
-        department = self.string(node, "department", where)
+    def department(
+        self, node: CommentedMap, where: str, departments: Mapping[str, Department], key: str = "department"
+    ) -> str:
+        """The ``department:`` (or ``key:``) of an entry, which must be a key of ``departments:``."""
+        department = self.string(node, key, where)
         if department not in departments:
             close = difflib.get_close_matches(department, list(departments), n=1)
             hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(departments)}"
-            raise self.fail(node, f"{where}.department", f"unknown department {department!r}", hint, "department")
+            raise self.fail(node, f"{where}.{key}", f"unknown department {department!r}", hint, key)
         return department
 
     def string(self, node: CommentedMap, key: str, where: str, default: str | None = None) -> str:
@@ -328,6 +348,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "services",
             "people",
             "channels",
+            "handoff",
         ),
         "",
     )
@@ -503,4 +524,25 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         procedures=procedures,
         services=services,
         people=people,
+        handoff=_read_handoff(reader, root, departments),
+    )
+
+
+def _read_handoff(reader: _Reader, root: CommentedMap, departments: Mapping[str, Department]) -> HandoffSettings:
+    node = reader.section(root, "handoff", "handoff", required=False)
+    reader.known_keys(node, ("person_flow", "failures", "alert_after_minutes"), "handoff")
+    failures = reader.department(node, "handoff", departments, key="failures") if "failures" in node else None
+    minutes = node.get("alert_after_minutes", 30)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 10080:
+        raise reader.fail(
+            node,
+            "handoff.alert_after_minutes",
+            f"expected a number of minutes, found {minutes!r}",
+            "write a whole number from 1 to 10080 (a week), e.g. `alert_after_minutes: 30`",
+            "alert_after_minutes",
+        )
+    return HandoffSettings(
+        person_flow=reader.string(node, "person_flow", "handoff") if "person_flow" in node else None,
+        failures=failures,
+        alert_after_minutes=minutes,
     )

@@ -22,11 +22,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 
+from bot import handoff
 from bot.catalog import FlowCatalog, flow_context
 from bot.config import Config
 from bot.errors import PlazaError
+from bot.handoff import MODE_BOT, MODE_OFFICIAL
 from bot.inbox import message_from_payload
 from bot.messages import InboundMessage
+from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from bot.turn import Turn
 from models import ChannelIdentity, Conversation, InboxItem, Resident
@@ -58,6 +61,7 @@ _FIND_CONVERSATION = RawStatement(
         CONVERSATIONS.c.version,
         CONVERSATIONS.c.data,
         RESIDENTS.c.verified,
+        CONVERSATIONS.c.mode,
     )
     .join(RESIDENTS, RESIDENTS.c.id == CONVERSATIONS.c.resident_id)
     .where(CONVERSATIONS.c.channel == bindparam("channel"), CONVERSATIONS.c.chat_id == bindparam("chat_id"))
@@ -124,6 +128,7 @@ class ConversationState:
     verified: bool
     data: dict[str, Any] = field(default_factory=dict)
     new: bool = False
+    mode: str = MODE_BOT
 
 
 class Engine:
@@ -150,6 +155,11 @@ class Engine:
             return False
         message = message_from_payload(item.channel, item.platform_message_id, item.payload)
         conversation = self._conversation(connection, message, now)
+        if conversation.mode == MODE_OFFICIAL:
+            # An official has the conversation: the bot says nothing. The save still moves the
+            # version, so this step is ordered with the official's take, release and resolve.
+            self._save(connection, conversation, now)
+            return True
         turn = Turn(self, connection, conversation)
         turn.handle(message)
         self._save(connection, conversation, now)
@@ -173,15 +183,18 @@ class Engine:
         if final:
             language = self.config.language_for((item.payload or {}).get("language"))
             row = connection.execute(
-                select(CONVERSATIONS.c.id, CONVERSATIONS.c.language).where(
+                select(CONVERSATIONS.c.id, CONVERSATIONS.c.language, CONVERSATIONS.c.resident_id).where(
                     CONVERSATIONS.c.channel == item.channel, CONVERSATIONS.c.chat_id == item.payload["chat_id"]
                 )
             ).first()
             if row is not None:
                 language = row.language
-            messages = self.catalog.snapshot.flows.messages
-            text_map = messages.get("error_apology", {})
-            apology = text_map.get(language) or next(iter(text_map.values()), "Sorry, something went wrong.")
+            wording = Wording(self.config, self.catalog.snapshot.flows.messages)
+            apology = wording.text("error_apology", language)
+            if row is not None:
+                apology = (
+                    self._hand_over_failure(connection, wording, item, row.id, row.resident_id, language) or apology
+                )
             enqueue(
                 connection,
                 channel=item.channel,
@@ -191,10 +204,36 @@ class Engine:
                 inbox_id=item.id,
             )
 
+    def _hand_over_failure(
+        self,
+        connection: Connection,
+        wording: Wording,
+        item: Row[Any],
+        conversation_id: int,
+        resident_id: int,
+        language: str,
+    ) -> str | None:
+        """Put a conversation the bot failed in ``handoff.failures``'s queue; the apology that says so, or None."""
+        department = self.config.handoff.failures
+        if department is None or handoff.current(connection, conversation_id) is not None:
+            return None
+        handoff.open_handoff(
+            connection,
+            conversation_id=conversation_id,
+            resident_id=resident_id,
+            channel=item.channel,
+            chat_id=str(item.payload["chat_id"]),
+            department=department,
+            language=language,
+            text="the bot could not handle a message",
+        )
+        to = wording.name(self.config.departments[department].name, language, department)
+        return wording.text("error_handed_over", language, to=to)
+
     def _conversation(self, connection: Connection, message: InboundMessage, now: datetime) -> ConversationState:
         row = _FIND_CONVERSATION.run(connection, {"channel": message.channel, "chat_id": message.chat_id}).fetchone()
         if row is not None:
-            conversation_id, resident_id, flow, flow_version, state, language, version, data, verified = row
+            conversation_id, resident_id, flow, flow_version, state, language, version, data, verified, mode = row
             return ConversationState(
                 id=conversation_id,
                 channel=message.channel,
@@ -207,6 +246,7 @@ class Engine:
                 version=version,
                 verified=bool(verified),
                 data=dict(from_db_json(data) or {}),
+                mode=mode,
             )
         language = self.config.language_for(message.language)
         resident_id, verified = self._resident(connection, message, language, now)

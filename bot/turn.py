@@ -154,6 +154,8 @@ class Turn:
                 self._answer_language(message)
                 return
             command = None if message.choice else self.engine.catalog.snapshot.words.match(message.text)
+            if command is not None and command.name == "person" and self._person_flow() is None:
+                command = None  # the town has no flow for it: an ordinary answer
             if command is not None:
                 self._command(command)
                 return
@@ -395,6 +397,12 @@ class Turn:
             self._restart()
         elif command.name == "back":
             self._back()
+        elif command.name == "person":
+            flow = self._person_flow()
+            if flow is not None:
+                data["history"] = []
+                self._start_flow(flow)
+                self.enter(self.conversation.state)
         elif command.name == "emergency":
             # 112 at once, then the same question: nothing the resident answered is lost
             self.say(self.message("emergency"))
@@ -405,6 +413,11 @@ class Turn:
             else:
                 data["pending"] = "language"
                 self._ask_language()
+
+    def _person_flow(self) -> CompiledFlow | None:
+        """The flow the word "persona" starts (config.yaml ``handoff.person_flow``, else ``talk_to``)."""
+        name = self.engine.config.handoff.person_flow or "talk_to"
+        return self.engine.catalog.snapshot.compiled.get(name)
 
     def _back(self) -> None:
         data = self.conversation.data

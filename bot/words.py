@@ -1,4 +1,4 @@
-"""The global words (menu, help, cancel, back, language, emergency) that work in every state.
+"""The global words (menu, help, cancel, back, language, person, emergency) that work in every state.
 
 The words themselves are wording, so they live in ``flows/words.yaml``;
 this module reads them and recognizes them in what a resident wrote.
@@ -18,7 +18,7 @@ from bot.yamlfile import YamlProblem, key_line, read_yaml
 
 __all__ = ["COMMANDS", "Command", "GlobalWords", "load_words", "normalize"]
 
-COMMANDS = ("menu", "help", "cancel", "back", "language", "emergency")
+COMMANDS = ("menu", "help", "cancel", "back", "language", "person", "emergency")
 
 
 def normalize(text: str) -> str:

@@ -22,7 +22,7 @@ from bot.actions.appointments import (
     move_appointment,
 )
 from bot.actions.base import ActionContext, ActionResult, ActionSpec
-from bot.actions.handoffs import office_hours, request_handoff
+from bot.actions.handoffs import office_hours, request_handoff, waiting_time
 from bot.actions.incidents import create_service_request
 from bot.actions.nearby import find_nearby_request, follow_request
 from bot.actions.procedures import create_plenary_proposal, create_procedure_request
@@ -63,5 +63,6 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("move_appointment", move_appointment, provides=("reference",), branches=("moved", "taken", "gone")),
         ActionSpec("request_handoff", request_handoff, provides=("to",), branches=("sent", "private", "already")),
         ActionSpec("office_hours", office_hours, provides=("hours",), branches=("known", "unknown")),
+        ActionSpec("waiting_time", waiting_time, provides=("ahead", "wait"), branches=("known", "unknown")),
     )
 }

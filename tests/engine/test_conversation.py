@@ -21,13 +21,14 @@ from bot.config import Config
 from bot.errors import FlowErrors
 from bot.inbox import Upload, accept
 from bot.messages import Location, OutboundMessage, Photo
-from models import Conversation, InboxItem, MediaItem, OutboxItem, ServiceRequest
+from models import Conversation, HandoffRequest, InboxItem, MediaItem, OutboxItem, ServiceRequest
 from models.db import Database
 from tests.support.driver import Bot, Chat
 
 REQUESTS = ServiceRequest.__table__
 INBOX = InboxItem.__table__
 OUTBOX = OutboxItem.__table__
+HANDOFFS = HandoffRequest.__table__
 CONVERSATIONS = Conversation.__table__
 MEDIA = MediaItem.__table__
 
@@ -935,8 +936,14 @@ def test_a_failing_step_rolls_back_and_apologizes_once_after_three_attempts(
     replies = chat.pop()
     assert len(replies) == 1
     assert replies[0].text.startswith(APOLOGY)
+    assert "he pasado su conversación a Alcaldía" in replies[0].text, "config.yaml's handoff.failures takes it"
     assert "RuntimeError" not in replies[0].text and "fire" not in replies[0].text
     assert chat.process() == [], "the apology is sent once"
+    with database.reader.connect() as connection:
+        handed = connection.execute(
+            select(HANDOFFS.c.department, HANDOFFS.c.status).where(HANDOFFS.c.conversation_id == before.id)
+        ).all()
+    assert [tuple(row) for row in handed] == [("alcaldia", "waiting")]
 
     # Once the action works again, the same conversation can still send its report.
     monkeypatch.undo()
