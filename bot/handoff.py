@@ -17,7 +17,7 @@ A conversation's ``mode``::
   outbox dispatcher claims a row (``sending``) before calling the platform,
   so a row is either cancelled by the takeover or was already on its way
   before it: :func:`in_flight` counts those, and a caller that must promise
-  "nothing from the bot from now on" waits for it to reach zero.
+  "nothing from the bot from now on" waits for them (:func:`wait_for_sends`).
 
 Every function here runs in the caller's transaction and writes its audit
 row (:mod:`bot.audit`) in it; the caller commits. Access: an official acts
@@ -27,12 +27,13 @@ they may not see is reported as not found, so its existence does not leak.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from bot.access import Actor
 from bot.audit import record
@@ -51,6 +52,7 @@ __all__ = [
     "department_of",
     "in_flight",
     "open_handoff",
+    "wait_for_sends",
     "waiting_estimate",
 ]
 
@@ -230,6 +232,23 @@ def in_flight(connection: Connection, conversation_id: int) -> int:
     )
 
 
+def wait_for_sends(db: Engine, conversation_id: int, *, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """After a takeover committed, wait until no bot message to the conversation is still being sent.
+
+    Returns True once none is (from then on the resident hears only officials),
+    False if ``timeout`` passed first (a platform call hanging; its row stays
+    ``sending`` and is the only one that may still arrive).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.connect() as connection:
+            if in_flight(connection, conversation_id) == 0:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
 def waiting_estimate(
     connection: Connection, department: str, *, before: datetime | None = None, sample: int = 30
 ) -> tuple[int, timedelta | None]:
@@ -333,7 +352,7 @@ class Handoffs:
         taken = connection.execute(
             update(HANDOFFS)
             .where(HANDOFFS.c.id == handoff_id, HANDOFFS.c.status == "waiting")
-            .values(status="taken", official_id=actor.official_id, taken_at=stamp, updated_at=stamp)
+            .values(status="taken", official_id=actor.official_id, taken_at=now, updated_at=now)
         ).rowcount
         if taken != 1:
             raise Conflict("another official took this conversation a moment ago")
@@ -424,7 +443,7 @@ class Handoffs:
             connection.execute(
                 update(HANDOFFS)
                 .where(HANDOFFS.c.id == handoff.id)
-                .values(status="released", resolved_at=stamp, updated_at=stamp)
+                .values(status="released", resolved_at=now, updated_at=now)
             )
         handoff_id = open_handoff(
             connection,
@@ -479,7 +498,7 @@ class Handoffs:
         connection.execute(
             update(HANDOFFS)
             .where(HANDOFFS.c.id == handoff.id, HANDOFFS.c.status.in_(_OPEN))
-            .values(status=status, resolved_at=stamp, updated_at=stamp)
+            .values(status=status, resolved_at=now, updated_at=now)
         )
         _MODE.run(connection, {"conversation_id": conversation_id, "mode": MODE_BOT, "now": stamp})
         self._tell(connection, target, actor, f"handoff_{status}")
