@@ -14,16 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from bot.config import Config
 from bot.errors import PlazaError
-from bot.flows import MESSAGES_FILE, Text, load_messages
+from bot.flows import Text
+from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from bot.request_status import UnknownRequest, request_id_for
-from bot.templates import pick, render
 from models import Conversation, ServiceRequest
 
 __all__ = ["DECISIONS", "Decision", "DecisionError", "find_request", "set_proposal_decision"]
@@ -59,12 +58,6 @@ def find_request(connection: Connection, ticket: str) -> int | None:
         return request_id_for(connection, ticket)
     except UnknownRequest:
         return None
-
-
-def _message(config: Config, messages: Mapping[str, Text] | None, key: str, language: str, values: Any) -> str:
-    wording = messages if messages is not None else load_messages(config.flows_dir / MESSAGES_FILE, config.languages)
-    values = {"town": config.town_name, **values}
-    return render(pick(wording[key], language, config.default_language), values)
 
 
 def set_proposal_decision(
@@ -124,12 +117,12 @@ def set_proposal_decision(
     if row.chat_id is None:
         return Decision(ticket=row.ticket, status=decision, notified=False)
     language = row.now_language if row.now_language in config.languages else row.language
-    text = _message(
-        config,
-        messages,
+    text = Wording(config, messages).text(
         f"proposal_{decision}",
         language,
-        {"ticket": row.ticket, "title": row.title or "", "date": date.strftime("%d/%m/%Y") if date else ""},
+        ticket=row.ticket,
+        title=row.title or "",
+        date=date.strftime("%d/%m/%Y") if date else "",
     )
     enqueue(
         connection,

@@ -22,8 +22,9 @@ from sqlalchemy import Engine, select, update
 
 from bot.appointments import day_label, town_zone
 from bot.config import Config
+from bot.notices import Wording
 from bot.outbox import Reply, enqueue
-from bot.templates import pick, render
+from bot.templates import pick
 from models import Appointment
 
 __all__ = ["REMINDER_TIME", "send_due_reminders"]
@@ -36,25 +37,19 @@ REMINDER_TIME = time(10, 0)
 _LOOKAHEAD = timedelta(days=2)  # further than any reminder due now can be
 
 
-def _reminder_text(
-    config: Config,
-    messages: Mapping[str, Mapping[str, str]],
-    language: str,
-    service: str,
-    reference: str,
-    local: datetime,
-) -> str:
+def _reminder_text(wording: Wording, language: str, service: str, reference: str, local: datetime) -> str:
     """The reminder in the resident's language (the one they booked in)."""
+    config = wording.config
     found = config.services.get(service)
-    weekdays = pick(messages.get("weekdays") or {}, language, config.default_language).split(",")
-    values = {
-        "town": config.town_name,
-        "service": pick(found.label, language, config.default_language) if found else service,
-        "day": day_label(local.date(), [name.strip() for name in weekdays]),
-        "time": f"{local:%H:%M}",
-        "reference": reference,
-    }
-    return render(pick(messages.get("appointment_reminder") or {}, language, config.default_language), values)
+    weekdays = wording.text("weekdays", language).split(",")
+    return wording.text(
+        "appointment_reminder",
+        language,
+        service=pick(found.label, language, config.default_language) if found else service,
+        day=day_label(local.date(), [name.strip() for name in weekdays]),
+        time=f"{local:%H:%M}",
+        reference=reference,
+    )
 
 
 def send_due_reminders(db: Engine, config: Config, messages: Mapping[str, Mapping[str, str]], now: datetime) -> int:
@@ -64,6 +59,7 @@ def send_due_reminders(db: Engine, config: Config, messages: Mapping[str, Mappin
     Commits once, with every claim and its outbox row together.
     """
     zone = town_zone(config)
+    wording = Wording(config, messages)
     queued = 0
     with db.begin() as connection:
         rows = connection.execute(
@@ -106,7 +102,7 @@ def send_due_reminders(db: Engine, config: Config, messages: Mapping[str, Mappin
                 connection,
                 channel=row.channel,
                 chat_id=row.chat_id,
-                replies=[Reply(text=_reminder_text(config, messages, row.language, row.service, row.reference, local))],
+                replies=[Reply(text=_reminder_text(wording, row.language, row.service, row.reference, local))],
                 conversation_id=row.conversation_id,
             )
             queued += 1

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from bot.config import Config
-from bot.flows import MESSAGES_FILE, Text, load_messages
+from bot.flows import Text
+from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from bot.templates import pick, render
 from models import Conversation, RequestFollower, RequestUpdate, ServiceRequest
@@ -161,7 +162,7 @@ def set_request_status(
         connection,
         {"request_id": request_id, "old_status": old_status, "status": status, "note": note, "created_at": stamp},
     )
-    wording = messages if messages is not None else load_messages(config.flows_dir / MESSAGES_FILE, config.languages)
+    wording = Wording(config, messages)
     recipients: list[tuple[str, str, str]] = []
     if channel is not None and chat_id is not None:
         recipients.append((channel, chat_id, language))
@@ -177,23 +178,15 @@ def set_request_status(
             connection,
             channel=to_channel,
             chat_id=to_chat,
-            replies=[Reply(text=_text(wording, config, status, ticket, took, note, to_language))],
+            replies=[Reply(text=_text(wording, status, ticket, took, note, to_language))],
         )
     return StatusChange(ticket, old_status, status, len(told))
 
 
-def _text(
-    messages: Mapping[str, Text],
-    config: Config,
-    status: str,
-    ticket: str,
-    took: timedelta,
-    note: str | None,
-    language: str,
-) -> str:
-    fallback = config.default_language
-    values = {"ticket": ticket, "took": humanized(took, language, messages, fallback), "town": config.town_name}
-    text = render(pick(messages[f"request_status_{status}"], language, fallback), values)
+def _text(wording: Wording, status: str, ticket: str, took: timedelta, note: str | None, language: str) -> str:
+    fallback = wording.config.default_language
+    took_text = humanized(took, language, wording.messages, fallback)
+    text = wording.text(f"request_status_{status}", language, ticket=ticket, took=took_text)
     if note and note.strip():
-        text += "\n\n" + render(pick(messages["request_status_note"], language, fallback), {"note": note.strip()})
+        text += "\n\n" + wording.text("request_status_note", language, note=note.strip())
     return text
