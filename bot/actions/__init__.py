@@ -63,6 +63,6 @@ ACTIONS: Mapping[str, ActionSpec] = {
         ActionSpec("move_appointment", move_appointment, provides=("reference",), branches=("moved", "taken", "gone")),
         ActionSpec("request_handoff", request_handoff, provides=("to",), branches=("sent", "private", "already")),
         ActionSpec("office_hours", office_hours, provides=("hours",), branches=("known", "unknown")),
-        ActionSpec("waiting_time", waiting_time, provides=("ahead", "wait"), branches=("known", "unknown")),
+        ActionSpec("waiting_time", waiting_time, provides=("ahead", "wait"), branches=("first", "known", "unknown")),
     )
 }

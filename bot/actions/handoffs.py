@@ -109,9 +109,10 @@ def waiting_time(context: ActionContext) -> ActionResult:
     """How many wait before the resident in the queue they joined, and the department's usual wait.
 
     Run after :func:`request_handoff`. Provides ``ahead`` (a number) and
-    ``wait`` (``about 12 minutes``, from the department's last taken
-    requests). Branch ``known``, or ``unknown`` when the department has no
-    history yet (``wait`` is then not set).
+    ``wait`` (``12 minutes``, the median over the department's last taken
+    requests). Branch ``first`` when nobody waits before them, ``known``,
+    or ``unknown`` when the department has no history yet (``wait`` is
+    then not set).
     """
     waiting = _WAITING.run(context.connection, {"conversation_id": context.conversation_id}).fetchone()
     if waiting is None:
@@ -123,6 +124,8 @@ def waiting_time(context: ActionContext) -> ActionResult:
         .limit(1)
     ).scalar_one()
     ahead, usual = waiting_estimate(context.connection, waiting[0], before=mine)
+    if ahead == 0:
+        return ActionResult(values={"ahead": 0}, branch="first")
     if usual is None:
         return ActionResult(values={"ahead": ahead}, branch="unknown")
     wait = humanized(usual, context.language, context.messages, context.config.default_language)
