@@ -19,6 +19,7 @@ import anyio.to_thread
 from sqlalchemy import select
 
 from adapters.base import Channel
+from bot.broadcast import forget_gone
 from bot.catalog import FlowCatalog
 from bot.config import Config
 from bot.engine import Engine
@@ -61,7 +62,9 @@ class Plaza:
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
         self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
         self.dispatchers = {
-            name: Dispatcher(self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent)
+            name: Dispatcher(
+                self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent, on_gone=forget_gone
+            )
             for name, channel in self.channels.items()
         }
         self.processor = Processor(

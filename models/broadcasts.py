@@ -9,6 +9,7 @@ often the expansion is resumed. The queries live in :mod:`bot.broadcast`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
@@ -25,6 +26,10 @@ class Broadcast(SQLModel, table=True):
     """One announcement to the subscribers of ``topic`` (a key of config.yaml's ``topics``).
 
     ``texts`` maps each of the town's languages to the announcement in it.
+    ``rendered`` is what will be sent, fixed when it is created so that what
+    the official previewed is what goes out even if the wording or the
+    channels change before a resumed expansion: ``{"private": {language:
+    text}, "public": {channel: text}, "default": language}``.
     ``author`` is the official's username, or ``"cli"`` for ``plaza broadcast``.
     ``total`` is how many outbox rows it has (recipients plus public posts):
     an estimate from the subscriber count while it expands, exact once
@@ -37,6 +42,7 @@ class Broadcast(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     topic: str = Field(max_length=64, index=True)
     texts: dict[str, str] = Field(sa_column=json_column())
+    rendered: dict[str, Any] = Field(sa_column=json_column())
     author: str = Field(max_length=200)
     status: str = Field(default="draft", max_length=16, index=True)
     total: int = Field(default=0)

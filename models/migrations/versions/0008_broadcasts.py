@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("topic", sa.String(length=64), nullable=False),
         sa.Column("texts", sa.JSON(), nullable=False),
+        sa.Column("rendered", sa.JSON(), nullable=False),
         sa.Column("author", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
