@@ -23,10 +23,15 @@ def add_subscribers(
     languages: Sequence[str] = ("es", "en"),
     prefix: str = "chat",
     start: int = 0,
+    chat_ids: Sequence[str] | None = None,
 ) -> list[str]:
-    """``count`` residents subscribed to ``topic`` on ``channel``, languages in turn; returns their chat ids."""
+    """``count`` residents subscribed to ``topic`` on ``channel``, languages in turn; returns their chat ids.
+
+    The chat ids are ``prefix-000000``, ``prefix-000001``... unless ``chat_ids`` names them.
+    """
     now = datetime.now(UTC)
-    chats = [f"{prefix}-{start + n:06d}" for n in range(count)]
+    chats = list(chat_ids) if chat_ids is not None else [f"{prefix}-{start + n:06d}" for n in range(count)]
+    count = len(chats)
     with engine.begin() as connection:
         first = connection.execute(select(RESIDENTS.c.id).order_by(RESIDENTS.c.id.desc()).limit(1)).scalar() or 0
         connection.execute(
