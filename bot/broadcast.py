@@ -79,6 +79,7 @@ __all__ = [
     "list_broadcasts",
     "preview",
     "progress",
+    "resume_broadcasts",
     "settle_broadcasts",
     "start_broadcast",
     "undelivered",
@@ -511,6 +512,23 @@ def _start(connection: Connection, broadcast_id: int, batch: int) -> int:
     return written
 
 
+def resume_broadcasts(engine: Engine, *, batch: int = BATCH) -> int:
+    """Finish the expansion of every ``sending`` broadcast that was interrupted; returns rows written.
+
+    ``plaza serve`` runs it at start, so a ``send`` that crashed half way is
+    completed (nobody twice, nobody lost). Running at the same time as the
+    interrupted expansion itself is safe too (see the module docstring).
+    """
+    with engine.connect() as connection:
+        unfinished = connection.execute(
+            select(BROADCASTS.c.id)
+            .where(BROADCASTS.c.status == "sending", BROADCASTS.c.expanded_at.is_(None))
+            .order_by(BROADCASTS.c.id)
+        ).scalars()
+        ids = [int(broadcast_id) for broadcast_id in unfinished]
+    return sum(start_broadcast(engine, broadcast_id, batch=batch) for broadcast_id in ids)
+
+
 def cancel_broadcast(connection: Connection, broadcast_id: int) -> int:
     """Cancel a draft or sending broadcast: its pending rows become ``cancelled``; returns how many.
 
@@ -623,8 +641,27 @@ def settle_broadcasts(connection: Connection) -> int:
 
 
 def list_broadcasts(connection: Connection, limit: int = 50) -> list[BroadcastSummary]:
-    """The newest broadcasts first."""
-    rows = connection.execute(select(BROADCASTS).order_by(BROADCASTS.c.id.desc()).limit(limit)).all()
+    """The newest broadcasts first; a ``sending`` one with every row settled reads ``done`` (as in :func:`progress`)."""
+    pending = select(OUTBOX.c.id).where(OUTBOX.c.broadcast_id == BROADCASTS.c.id, OUTBOX.c.status == "pending")
+    status = case(
+        (
+            and_(BROADCASTS.c.status == "sending", BROADCASTS.c.expanded_at.is_not(None), ~pending.exists()),
+            literal("done"),
+        ),
+        else_=BROADCASTS.c.status,
+    ).label("status")
+    rows = connection.execute(
+        select(
+            BROADCASTS.c.id,
+            BROADCASTS.c.topic,
+            status,
+            BROADCASTS.c.author,
+            BROADCASTS.c.total,
+            BROADCASTS.c.created_at,
+        )
+        .order_by(BROADCASTS.c.id.desc())
+        .limit(limit)
+    ).all()
     return [
         BroadcastSummary(
             broadcast_id=row.id,

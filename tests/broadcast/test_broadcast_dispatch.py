@@ -1,4 +1,4 @@
-"""A broadcast through the dispatcher: replies overtake it, a cancel stops it, progress and ETA."""
+"""A broadcast through the dispatcher: replies overtake it, a cancel stops it, progress and ETA, resuming."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from adapters.base import Dispatch, Limits
+from adapters.web import WebChannel
+from bot import broadcast as broadcasts
 from bot.broadcast import OUTBOX, cancel_broadcast, create_broadcast, eta_text, progress, start_broadcast
 from bot.config import Config
 from bot.messages import OutboundMessage, SentReceipt
 from bot.outbox import Dispatcher, Reply, enqueue
+from bot.runtime import Plaza
 from models.db import Database
+from tests.support.server import wait_for
 from tests.support.subscribers import add_subscribers, outbox_rows
 
 TEXTS = {"es": "Se abre el plazo de la bolsa de empleo.", "en": "The job pool is open for applications."}
@@ -128,3 +132,26 @@ async def test_a_broadcast_with_everything_settled_reads_done(config: Config, da
         shown = progress(connection, broadcast_id)
         assert (shown.status, shown.sent, shown.total, shown.eta_seconds) == ("done", 5, 5, 0.0)
         assert shown.finished_at is not None
+
+
+async def test_plaza_finishes_queueing_a_broadcast_whose_send_was_interrupted(
+    config: Config, database: Database
+) -> None:
+    chats = add_subscribers(database.writer, 120, topic="jobs", channel="web")
+    with database.writer.begin() as connection:
+        broadcast_id = create_broadcast(connection, config, topic="jobs", texts=TEXTS, author="cli")
+    with database.writer.begin() as connection:  # `plaza broadcast send` died after its first batch
+        broadcasts._start(connection, broadcast_id, 0)
+        broadcasts._expand_batch(connection, broadcast_id, 50)
+    assert len(outbox_rows(database.writer, broadcast_id)) == 50
+
+    def finished() -> bool:
+        with database.reader.connect() as connection:
+            return progress(connection, broadcast_id).status == "done"
+
+    web = WebChannel()
+    async with Plaza(config, [web], database=database, poll_interval=0.05, reload_interval=None):
+        await asyncio.to_thread(wait_for, finished, 60)
+    rows = outbox_rows(database.writer, broadcast_id)
+    assert Counter(str(r["chat_id"]) for r in rows) == Counter(chats)
+    assert {r["status"] for r in rows} == {"sent"}
