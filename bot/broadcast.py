@@ -35,8 +35,10 @@ channel the announcement is also posted once publicly by the town's account
 (an outbox row with ``payload.public`` and chat ``"public"``; the adapter
 posts a public status or a tweet, both languages in one post, split into a
 thread when long), and the private messages there go only to residents who
-opted in, i.e. subscribed to the topic on that channel. Telegram and the web
-chat have no public post: every subscriber is messaged.
+opted in, i.e. subscribed to the topic on that channel. Telegram has no
+public timeline: when ``channels.telegram.channel`` names the town's Telegram
+channel (``"@jun_avisos"``, the bot one of its admins) the announcement is
+also sent there; every Telegram and web chat subscriber is messaged.
 
 When a platform says an account is gone (:class:`~bot.errors.Undeliverable`
 with ``gone``), the dispatcher calls :func:`forget_gone` in the transaction
@@ -288,12 +290,20 @@ def _render(config: Config, wording: Mapping[str, Text], topic: str, texts: Mapp
         render(wording["broadcast_public"][language], {"topic": label.get(language, topic), "text": texts[language]})
         for language in config.languages
     )
-    public = {
-        name: post
+    chats = {
+        name: PUBLIC_CHAT
         for name in PUBLIC_CHANNELS
         if (settings := config.channels.get(name)) is not None and settings.enabled
     }
-    return {"private": private, "public": public, "default": config.default_language}
+    telegram = config.channels.get("telegram")
+    if telegram is not None and telegram.enabled and telegram.settings.get("channel"):
+        chats["telegram"] = str(telegram.settings["channel"])  # the town's Telegram channel: an ordinary send
+    return {
+        "private": private,
+        "public": {name: post for name in chats},
+        "public_chats": chats,
+        "default": config.default_language,
+    }
 
 
 def _broadcast(connection: Connection, broadcast_id: int, *, lock: bool = False) -> Any:
@@ -397,7 +407,7 @@ def _begin(connection: Connection, row: Any, now: datetime) -> None:
             .values(
                 broadcast_id=row.id,
                 channel=channel,
-                chat_id=PUBLIC_CHAT,
+                chat_id=rendered["public_chats"].get(channel, PUBLIC_CHAT),
                 payload={**Reply(text=text).payload(), "public": True},
                 priority=PRIORITY_BROADCAST,
                 status="pending",

@@ -29,7 +29,8 @@ class Broadcast(SQLModel, table=True):
     ``rendered`` is what will be sent, fixed when it is created so that what
     the official previewed is what goes out even if the wording or the
     channels change before a resumed expansion: ``{"private": {language:
-    text}, "public": {channel: text}, "default": language}``.
+    text}, "public": {channel: text}, "public_chats": {channel: chat id},
+    "default": language}``.
     ``author`` is the official's username, or ``"cli"`` for ``plaza broadcast``.
     ``total`` is how many outbox rows it has (recipients plus public posts):
     an estimate from the subscriber count while it expands, exact once

@@ -181,3 +181,20 @@ def test_public_posts_are_queued_first_on_enabled_mastodon_and_x(config: Config,
     assert TEXTS["es"] in text and TEXTS["en"] in text and "darse de baja" not in text
     assert rows[:2] == public  # lower ids: the public posts go before the private messages
     assert len(rows) == 5
+
+
+def test_a_configured_telegram_channel_gets_the_announcement_too(config: Config, database: Database) -> None:
+    channels = dict(config.channels)
+    channels["telegram"] = ChannelSettings(name="telegram", enabled=True, settings={"channel": "@jun_avisos"})
+    town = replace(config, channels=channels)
+    add_subscribers(database.writer, 2, topic="outages", channel="telegram", prefix="tg")
+    broadcast_id = new(database, town)
+    with database.reader.connect() as connection:
+        assert set(preview(connection, broadcast_id).public) == {"telegram"}
+    start_broadcast(database.writer, broadcast_id)
+    rows = outbox_rows(database.writer, broadcast_id)
+    assert [(r["channel"], r["chat_id"]) for r in rows] == [
+        ("telegram", "@jun_avisos"),
+        ("telegram", "tg-000000"),
+        ("telegram", "tg-000001"),
+    ]

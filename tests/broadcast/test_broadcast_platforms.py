@@ -1,5 +1,5 @@
 """Broadcasts over real protocols: public posts reach mastodon-mock and the fake X, DMs go to who opted in,
-and an account the platform says is gone is reported and unsubscribed."""
+and an account the platform says is gone (or that blocked the bot on Telegram) is reported and unsubscribed."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from adapters.base import Limits
 from adapters.mastodon import MastodonChannel
+from adapters.telegram import TelegramChannel
 from adapters.x import MAX_TWEET, XChannel, XCredentials
 from bot.broadcast import create_broadcast, forget_gone, progress, start_broadcast, undelivered
 from bot.config import ChannelSettings, Config
 from bot.outbox import Dispatcher
 from models import Subscription
 from models.db import Database
+from tests.support.fake_telegram import serve_fake_telegram
 from tests.support.fake_x import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, FakeX
 from tests.support.mastodon import JUN_TOKEN, MastodonServer
 from tests.support.server import AppServer
@@ -128,3 +130,31 @@ async def test_x_gets_a_tweet_thread_and_a_gone_user_is_unsubscribed(
     assert subscriptions(sqlite, "x") == ["222"]
     with sqlite.reader.connect() as connection:
         assert [f.chat_id for f in undelivered(connection, broadcast_id)] == ["111"]
+
+
+async def test_a_telegram_user_who_blocked_the_bot_is_reported_and_unsubscribed(
+    config: Config, sqlite: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # python-telegram-bot would warn otherwise (warnings are errors)
+    with serve_fake_telegram() as fake:
+        ana, pepe = fake.user(701, "Ana"), fake.user(702, "Pepe", language_code="en")
+        fake.block(ana)
+        add_subscribers(
+            sqlite.writer, 0, topic="news", channel="telegram", chat_ids=["701", "702"], languages=("es", "en")
+        )
+        with sqlite.writer.begin() as connection:
+            broadcast_id = create_broadcast(connection, config, topic="news", texts=TEXTS, author="cli")
+        start_broadcast(sqlite.writer, broadcast_id)
+        channel = TelegramChannel(fake.token, api_base_url=fake.base_url)
+        try:
+            dispatcher = Dispatcher(sqlite.writer, channel, on_gone=forget_gone, clock=jumping_clock().__next__)
+            await send_all(sqlite, dispatcher, broadcast_id)
+        finally:
+            await channel.stop()
+        assert fake.sent_to(ana.id) == []
+        (to_pepe,) = fake.sent_to(pepe.id)
+        assert to_pepe.text is not None and "San Miguel festival" in to_pepe.text
+    with sqlite.reader.connect() as connection:
+        failed = undelivered(connection, broadcast_id)
+    assert [(f.chat_id, f.reason) for f in failed] == [("701", "Forbidden: bot was blocked by the user")]
+    assert subscriptions(sqlite, "telegram") == ["702"]
