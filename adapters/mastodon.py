@@ -24,11 +24,14 @@ the leading mention fits the instance's ``max_characters``; parts are chained
 as replies; a photo is uploaded and attached to the first part; each part
 carries an ``Idempotency-Key`` derived from the outbox row id, its index and
 its text, so a resend after a crash (sent, but not yet marked sent) returns
-the status already posted instead of posting it twice.
+the status already posted instead of posting it twice. A ``public`` message
+(a broadcast's announcement) is a public status of the bot's own, with no
+mention, its parts chained the same way.
 
 Errors: 429 -> :class:`RetryLater` until the ``X-RateLimit-Reset`` time;
 5xx, timeouts and network errors -> :class:`RetryLater` shortly; 404 (the
-account or the status is gone), 403 and 422 -> :class:`Undeliverable`.
+account or the status is gone; ``gone`` when the account is), 403 and 422
+-> :class:`Undeliverable`.
 Mastodon.py is synchronous: every call runs in a worker thread, one at a time
 (its rate-limit bookkeeping is per client, not per thread).
 """
@@ -248,38 +251,44 @@ class MastodonChannel:
 
     async def send(self, message: OutboundMessage) -> SentReceipt:
         try:
-            acct, reply_to = await self._recipient(message.chat_id, message.reply_to)
-            mention = f"@{acct}"
+            if message.public:  # an announcement on the bot's own timeline: nobody to mention or answer
+                mention, reply_to = "", None
+            else:
+                acct, reply_to = await self._recipient(message.chat_id, message.reply_to)
+                mention = f"@{acct}"
+            visibility = "public" if message.public else "direct"
             text = numbered_options(message.text, message.options)
-            parts = split_text(text, max(1, self._max_characters - len(mention) - 1))
+            parts = split_text(text, max(1, self._max_characters - (len(mention) + 1 if mention else 0)))
             media_ids = [await self._upload(message.photo)] if message.photo is not None else None
             posted: list[str] = []
             previous = reply_to
             for index, part in enumerate(parts):
-                body = f"{mention} {part}" if part else mention
+                body = " ".join(piece for piece in (mention, part) if piece)
                 key = _idempotency_key(message.id, index, body)
                 media = media_ids if index == 0 else None
                 try:
-                    status = await self._post(body, previous, media, key)
+                    status = await self._post(body, previous, media, key, visibility)
                 except MastodonNotFoundError:
                     if previous is None or index > 0:
                         raise
                     # The resident deleted the status we answer: answer outside the thread.
                     self._last_status.pop(message.chat_id, None)
-                    status = await self._post(body, None, media, key)
+                    status = await self._post(body, None, media, key, visibility)
                 previous = str(status["id"])
                 posted.append(previous)
         except MastodonError as error:
             raise self._send_error(error) from None
         return SentReceipt(platform_message_ids=tuple(posted), sent_at=datetime.now(UTC))
 
-    async def _post(self, body: str, reply_to: str | None, media_ids: list[str] | None, key: str) -> Any:
+    async def _post(
+        self, body: str, reply_to: str | None, media_ids: list[str] | None, key: str, visibility: str = "direct"
+    ) -> Any:
         return await self._call(
             self._client.status_post,
             body,
             in_reply_to_id=reply_to,
             media_ids=media_ids,
-            visibility="direct",
+            visibility=visibility,
             idempotency_key=key,
         )
 
@@ -299,7 +308,7 @@ class MastodonChannel:
             try:
                 account = await self._call(self._client.account, chat_id)
             except MastodonNotFoundError:
-                raise Undeliverable(NAME, f"the account {chat_id} is gone") from None
+                raise Undeliverable(NAME, f"the account {chat_id} is gone", gone=True) from None
             acct = str(account["acct"])
         self._accts[chat_id] = acct
         return acct, last

@@ -187,8 +187,8 @@ def send_error(error: TelegramError) -> RetryLater | Undeliverable:
     text = error.message
     if isinstance(error, RetryAfter):
         return RetryLater(NAME, _retry_after(error), text)
-    if isinstance(error, Forbidden):
-        return Undeliverable(NAME, text)
+    if isinstance(error, Forbidden):  # blocked by the user, or the user deleted their account
+        return Undeliverable(NAME, text, gone=True)
     if isinstance(error, ChatMigrated):
         return Undeliverable(NAME, f"the group moved to chat {error.new_chat_id}")
     if isinstance(error, BadRequest):  # before NetworkError: BadRequest is one

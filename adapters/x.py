@@ -33,8 +33,10 @@ Sending: X has no buttons in v2 DMs, so options are numbered lines; a text
 longer than a DM (10,000 characters) goes as several DMs in order, and a
 retry after a failure mid-way resumes at the first part not yet accepted.
 An outgoing photo is sent as its link when it has one (no media upload).
+A ``public`` message (a broadcast's announcement) is a tweet instead
+(``POST /2/tweets``), split at :data:`MAX_TWEET` characters into a thread.
 429 is :class:`RetryLater` until ``x-rate-limit-reset``; 403/404 (the user
-is gone or closed their DMs) is :class:`Undeliverable`; 5xx and network
+is gone or closed their DMs) is :class:`Undeliverable`, ``gone`` on 404; 5xx and network
 errors retry soon.
 
 tweepy hard-codes ``https://api.twitter.com``; :class:`HostRewrite`, a
@@ -69,6 +71,7 @@ from bot.messages import InboundMessage, OutboundMessage, Photo, SentReceipt
 __all__ = [
     "DEFAULT_BASE_URL",
     "MAX_DM",
+    "MAX_TWEET",
     "NAME",
     "SIGNATURE_HEADER",
     "HostRewrite",
@@ -84,6 +87,9 @@ log = logging.getLogger(__name__)
 NAME = "x"
 MAX_DM = 10_000
 """Characters in one DM (X's documented limit for v2 DM text)."""
+MAX_TWEET = 270
+"""Characters per tweet of a public post: X's 280 weighted characters, less room for
+characters X counts twice (emoji, CJK)."""
 TWEEPY_HOST = "https://api.twitter.com"
 DEFAULT_BASE_URL = "https://api.twitter.com"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -476,11 +482,14 @@ class XChannel:
                 text = f"{text}\n\n{message.photo.ref}" if text else message.photo.ref
             else:
                 log.info("x: outbox row %s: photo %s has no link to send; text only", message.id, message.photo.ref)
-        parts = [part for part in split_text(text, MAX_DM) if part]
+        parts = [part for part in split_text(text, MAX_TWEET if message.public else MAX_DM) if part]
         done = self._progress.setdefault(message.id, [])
         try:
             for part in parts[len(done) :]:
-                done.append(await asyncio.to_thread(self._send_part, message.chat_id, part))
+                if message.public:  # a tweet, the next parts as replies to the previous one (a thread)
+                    done.append(await asyncio.to_thread(self._tweet, part, done[-1] if done else None))
+                else:
+                    done.append(await asyncio.to_thread(self._send_part, message.chat_id, part))
         except RetryLater:
             self._progress.move_to_end(message.id)
             while len(self._progress) > 1000:
@@ -499,6 +508,13 @@ class XChannel:
             raise RetryLater(NAME, SERVER_ERROR_RETRY, f"X accepted a DM without an event id: {answer!r}")
         return str(data["dm_event_id"])
 
+    def _tweet(self, text: str, reply_to: str | None) -> str:
+        answer = self._call(self._client.create_tweet, text=text, in_reply_to_tweet_id=reply_to)
+        data = answer.get("data") if isinstance(answer, Mapping) else None
+        if not isinstance(data, Mapping) or not data.get("id"):
+            raise RetryLater(NAME, SERVER_ERROR_RETRY, f"X accepted a tweet without an id: {answer!r}")
+        return str(data["id"])
+
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a tweepy method, turning its errors into Plaza's."""
         try:
@@ -508,7 +524,8 @@ class XChannel:
             delay = max(1.0, float(reset) - time.time()) if reset else RATE_LIMIT_RETRY
             raise RetryLater(NAME, delay, f"rate limited (429) until {reset}") from None
         except (tweepy.Forbidden, tweepy.NotFound) as error:
-            raise Undeliverable(NAME, f"X refused the DM ({_status(error)}): {_detail(error)}") from None
+            gone = isinstance(error, tweepy.NotFound)
+            raise Undeliverable(NAME, f"X refused the DM ({_status(error)}): {_detail(error)}", gone=gone) from None
         except tweepy.Unauthorized as error:
             raise RetryLater(NAME, RATE_LIMIT_RETRY, f"X refused the keys (401): {_detail(error)}") from None
         except tweepy.BadRequest as error:

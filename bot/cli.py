@@ -1,7 +1,9 @@
 """The ``plaza`` command: parse arguments, call the application, map errors to exit codes.
 
 Exit codes: 0 done; 1 problems found (``flows validate``, an unknown ticket, a
-ticket that is no proposal for ``proposals decide``); 2 a config or usage error; 3 the database
+ticket that is no proposal for ``proposals decide``, an unknown broadcast or one
+that cannot be cancelled or resumed, a broadcast nobody would receive); 2 a
+config or usage error (a broadcast's unknown topic or missing language); 3 the database
 is unreachable or not migrated. Errors are printed as one readable line
 (``file:line: key: problem — fix``), never as a traceback.
 """
@@ -80,6 +82,29 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("ticket", help="the request's ticket, e.g. JUN-2026-000123")
     status.add_argument("status", help="received, acknowledged, in_progress, fixed, duplicate, not_ours or closed")
     status.add_argument("--note", help="a note for the resident, added to the message")
+
+    broadcast = commands.add_parser("broadcast", help="announcements to the subscribers of a topic")
+    broadcast_commands = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
+    send = broadcast_commands.add_parser(
+        "send", help="write an announcement, preview it, and send it to every subscriber of the topic"
+    )
+    send.add_argument("--topic", required=True, help="a topic of config.yaml, e.g. news, jobs, outages")
+    send.add_argument("--es", help="the text in Spanish")
+    send.add_argument("--en", help="the text in English")
+    send.add_argument(
+        "--text", action="append", default=[], metavar="LANG=TEXT", help="the text in another of the town's languages"
+    )
+    send.add_argument("--yes", action="store_true", help="send without asking after the preview")
+    send.add_argument("--author", default="cli", help="who sends it (default: cli)")
+    broadcast_commands.add_parser("list", help="the latest broadcasts and their status")
+    watch = broadcast_commands.add_parser("status", help="a broadcast's progress: sent/total, failures, ETA")
+    watch.add_argument("id", type=int, help="the broadcast's number (see `plaza broadcast list`)")
+    watch.add_argument("--follow", action="store_true", help="keep showing the progress until it is done")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between updates with --follow")
+    stop = broadcast_commands.add_parser("cancel", help="stop a broadcast: what was not sent yet is not sent")
+    stop.add_argument("id", type=int, help="the broadcast's number")
+    again = broadcast_commands.add_parser("resume", help="finish queueing a broadcast whose send was interrupted")
+    again.add_argument("id", type=int, help="the broadcast's number")
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -266,6 +291,30 @@ def _request_status(config: Config, ticket: str, status: str, note: str | None) 
     return EXIT_OK
 
 
+def _broadcast(config: Config, args: argparse.Namespace) -> int:
+    from bot import broadcast_commands as commands
+
+    if args.broadcast_command == "send":
+        texts = {language: text for language, text in (("es", args.es), ("en", args.en)) if text is not None}
+        for item in args.text:
+            language, sep, text = item.partition("=")
+            if not sep or not language.strip():
+                print(
+                    f"plaza broadcast send: --text {item!r} — write it as LANG=TEXT, e.g. --text fr=...",
+                    file=sys.stderr,
+                )
+                return EXIT_CONFIG
+            texts[language.strip()] = text
+        return commands.send(config, texts, args.topic, yes=args.yes, author=args.author)
+    if args.broadcast_command == "list":
+        return commands.listing(config)
+    if args.broadcast_command == "status":
+        return commands.status(config, args.id, follow=args.follow, interval=max(0.1, args.interval))
+    if args.broadcast_command == "cancel":
+        return commands.cancel(config, args.id)
+    return commands.resume(config, args.id)
+
+
 def _locale_language() -> str | None:
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
         value = os.environ.get(variable)
@@ -327,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_check_channels(config))
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
+        if args.command == "broadcast":
+            return _broadcast(config, args)
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

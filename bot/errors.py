@@ -15,7 +15,7 @@
         ├── BadSignature                     HTTP 403 (401 when no credential was sent)
         └── SendError
             ├── RetryLater(retry_after)      the outbox backs off, same row
-            └── Undeliverable(reason)        the row fails; shown to officials
+            └── Undeliverable(reason, gone)  the row fails; shown to officials
 
 Every exception carries its data as attributes and reads well when printed.
 HTTP statuses are mapped in ``bot.web.errors``; exit codes in ``bot.cli``.
@@ -170,8 +170,14 @@ class RetryLater(SendError):
 
 
 class Undeliverable(SendError):
-    """The platform refused the message for good (bot blocked, account gone, ...)."""
+    """The platform refused the message for good (bot blocked, account gone, ...).
 
-    def __init__(self, channel: str, reason: str) -> None:
+    ``gone`` is set when the platform says the recipient's account can never be
+    reached again (deleted, deactivated, blocked the bot): their subscriptions
+    are then removed.
+    """
+
+    def __init__(self, channel: str, reason: str, *, gone: bool = False) -> None:
         self.reason = reason
+        self.gone = gone
         super().__init__(channel, f"undeliverable: {reason}")

@@ -131,6 +131,8 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "took_hours",
     "took_day",
     "took_days",
+    "broadcast",
+    "broadcast_public",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

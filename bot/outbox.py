@@ -16,10 +16,18 @@ its :class:`~adapters.base.Limits`, overall and per chat; a chat that must
 wait is skipped this round (its later rows stay behind it) while other chats
 go on.
 
+Replies first: rows go in ``(priority, id)`` order, and a round that is
+sending broadcast rows stops as soon as :meth:`Dispatcher.wake` says a new
+reply was committed, so a reply waits for at most the one send in flight,
+not for the rest of a broadcast. A broadcast row is checked to be still
+``pending`` just before it is sent, so a cancelled broadcast stops at once.
+
 Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx) pauses the whole
 account for the time the platform said, and the row waits that long; any
 other error backs off exponentially with jitter; after ``max_attempts`` or on
-:class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason.
+:class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason. When
+the platform says the account is gone (``Undeliverable.gone``), ``on_gone``
+runs in the transaction that fails the row (the runtime unsubscribes the chat).
 """
 
 from __future__ import annotations
@@ -134,6 +142,7 @@ def outbound_of(row: Row[Any]) -> OutboundMessage:
         options=tuple(Option(key=o["key"], label=o["label"]) for o in payload.get("options") or ()),
         photo=Photo(ref=photo["ref"], mime_type=photo.get("mime_type")) if photo else None,
         expects=payload.get("expects"),
+        public=bool(payload.get("public")),
     )
 
 
@@ -178,6 +187,7 @@ class Dispatcher:
         batch: int = 200,
         max_attempts: int = 8,
         on_sent: Callable[[OutboundMessage], None] | None = None,
+        on_gone: Callable[[Connection, str, str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
@@ -186,6 +196,7 @@ class Dispatcher:
         self._batch = batch
         self._max_attempts = max_attempts
         self._on_sent = on_sent
+        self._on_gone = on_gone
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pacer = Pacer(channel.limits, clock)
@@ -245,6 +256,8 @@ class Dispatcher:
                     OUTBOX.c.payload,
                     OUTBOX.c.attempts,
                     OUTBOX.c.next_attempt_at,
+                    OUTBOX.c.priority,
+                    OUTBOX.c.broadcast_id,
                 )
                 .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
                 .order_by(OUTBOX.c.priority, OUTBOX.c.id)
@@ -259,11 +272,13 @@ class Dispatcher:
             )
             return bool(result.rowcount == 1)
 
-    def _finish(self, row_id: int, values: dict[str, Any]) -> bool:
+    def _finish(self, row_id: int, values: dict[str, Any], gone: tuple[str, str] | None = None) -> bool:
         with self._engine.begin() as connection:
             result = connection.execute(
                 update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "sending").values(**values)
             )
+            if gone is not None and self._on_gone is not None:
+                self._on_gone(connection, *gone)
             return bool(result.rowcount == 1)
 
     def _recover(self) -> int:
@@ -279,6 +294,7 @@ class Dispatcher:
 
     async def dispatch_once(self) -> int:
         """Send what is due now; returns how many rows were sent."""
+        self._wakeup.clear()  # the rows read next include whatever woke us
         rows = await anyio.to_thread.run_sync(self._pending)
         now = datetime.now(UTC)
         pacer = self._pacer
@@ -286,6 +302,8 @@ class Dispatcher:
         sent = 0
         self._soonest = None
         for row in rows:
+            if row.priority > PRIORITY_REPLY and self._wakeup.is_set():
+                break  # a reply was committed: read again, it goes before the rest of the broadcast
             if row.chat_id in blocked:
                 continue
             if row.next_attempt_at > now:
@@ -303,7 +321,7 @@ class Dispatcher:
             if wait > 0:
                 await asyncio.sleep(wait)
             if not await anyio.to_thread.run_sync(self._claim, row.id):
-                continue  # cancelled since it was read (an official took the conversation over)
+                continue  # cancelled since it was read (an official's takeover, a cancelled broadcast)
             message = outbound_of(row)
             pacer.sent(row.chat_id)
             try:
@@ -315,7 +333,10 @@ class Dispatcher:
                 continue
             except Undeliverable as error:
                 await anyio.to_thread.run_sync(
-                    self._finish, row.id, {"status": "failed", "last_error": error.reason, "attempts": row.attempts + 1}
+                    self._finish,
+                    row.id,
+                    {"status": "failed", "last_error": error.reason, "attempts": row.attempts + 1},
+                    (row.channel, row.chat_id) if error.gone else None,
                 )
                 log.warning("outbox row %s undeliverable: %s", row.id, error.reason)
                 continue

@@ -4,7 +4,9 @@
 channels they host; it processes only those channels' inbox rows and sends
 only their outbox rows, so a terminal chat and a server can share one SQLite
 file. Use it as ``async with Plaza(...) as plaza:``; if starting fails half
-way, what was started is stopped again.
+way, what was started is stopped again. At start it also finishes queueing
+any broadcast whose expansion was interrupted (:func:`bot.broadcast.resume_broadcasts`),
+and its dispatchers unsubscribe chats whose account a platform says is gone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import anyio.to_thread
 from sqlalchemy import select
 
 from adapters.base import Channel
+from bot.broadcast import forget_gone, resume_broadcasts
 from bot.catalog import FlowCatalog
 from bot.config import Config
 from bot.engine import Engine
@@ -61,7 +64,9 @@ class Plaza:
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
         self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
         self.dispatchers = {
-            name: Dispatcher(self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent)
+            name: Dispatcher(
+                self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent, on_gone=forget_gone
+            )
             for name, channel in self.channels.items()
         }
         self.processor = Processor(
@@ -76,6 +81,7 @@ class Plaza:
         self._reloader: asyncio.Task[None] | None = None
         self._reminder_interval = reminder_interval
         self._reminder: asyncio.Task[None] | None = None
+        self._resumer: asyncio.Task[None] | None = None
         self._started = False
 
     async def __aenter__(self) -> Plaza:
@@ -102,6 +108,7 @@ class Plaza:
                 self._reloader = asyncio.create_task(self._watch_flows(), name="plaza-flow-reload")
             if self._reminder_interval:
                 self._reminder = asyncio.create_task(self._remind(), name="plaza-reminders")
+            self._resumer = asyncio.create_task(self._resume_broadcasts(), name="plaza-broadcast-resume")
         except BaseException:
             await self.stop()
             raise
@@ -110,14 +117,14 @@ class Plaza:
         if not self._started:
             return
         self._started = False
-        for task in (self._reloader, self._reminder):
+        for task in (self._reloader, self._reminder, self._resumer):
             if task is not None:
                 task.cancel()
                 try:
                     await task
                 except asyncio.CancelledError:
                     pass
-        self._reloader = self._reminder = None
+        self._reloader = self._reminder = self._resumer = None
         for channel in self.channels.values():
             try:
                 await channel.stop()
@@ -202,6 +209,18 @@ class Plaza:
                 log.error("a flow file is broken; still serving the last good version:\n%s", errors)
             except Exception:
                 log.exception("reloading flows failed; still serving the last good version")
+
+    async def _resume_broadcasts(self) -> None:
+        """Finish queueing broadcasts whose expansion was interrupted (a crash of ``plaza broadcast send``)."""
+        try:
+            written = await anyio.to_thread.run_sync(resume_broadcasts, self.database.writer)
+        except Exception:
+            log.exception("resuming interrupted broadcasts failed; `plaza broadcast resume ID` finishes one")
+            return
+        if written:
+            log.info("queued %d messages of interrupted broadcasts", written)
+            for dispatcher in self.dispatchers.values():
+                dispatcher.wake()
 
     async def _remind(self) -> None:
         """Queue due appointment reminders now (catching up after a restart) and every interval after."""

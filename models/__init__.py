@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from models.appointments import Appointment
+from models.broadcasts import BROADCAST_STATUSES, Broadcast
 from models.conversations import Conversation, FlowVersion
 from models.followers import RequestFollower, RequestUpdate
 from models.handoffs import HANDOFF_STATUSES, HandoffRequest
@@ -17,12 +18,14 @@ from models.residents import ChannelIdentity, Resident
 from models.subscriptions import Subscription
 
 __all__ = [
+    "BROADCAST_STATUSES",
     "HANDOFF_STATUSES",
     "OFFICIAL_ROLES",
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
     "Appointment",
     "AuditEntry",
+    "Broadcast",
     "ChannelIdentity",
     "Conversation",
     "ConversationNote",

@@ -26,13 +26,19 @@ class OutboxItem(SQLModel, table=True):
 
     A row is marked ``sent`` exactly once (``UPDATE ... WHERE status =
     'pending'``); its id is the idempotency key for platforms that take one.
-    Lower ``priority`` goes first: replies before broadcasts.
+    Lower ``priority`` goes first: replies before broadcasts. ``broadcast_id``
+    ties a row to the broadcast it announces (no foreign key, so the column is
+    added without rebuilding the table; indexed by the unique
+    ``(broadcast_id, channel, chat_id)`` index, which lets no recipient get
+    one broadcast twice; rows of no broadcast have NULL there and never clash).
     """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "channel", "priority", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        # one message per recipient and broadcast, however often its expansion resumes
+        Index("uq_outbox_broadcast_recipient", "broadcast_id", "channel", "chat_id", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,6 +47,7 @@ class OutboxItem(SQLModel, table=True):
     conversation_id: int | None = Field(default=None, foreign_key="conversations.id", index=True)
     inbox_id: int | None = Field(default=None, foreign_key="inbox.id", index=True)
     official_id: int | None = Field(default=None, foreign_key="officials.id")
+    broadcast_id: int | None = Field(default=None)
     payload: dict[str, Any] = Field(sa_column=json_column())
     priority: int = Field(default=PRIORITY_REPLY)
     status: str = Field(default="pending", max_length=16)

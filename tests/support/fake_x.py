@@ -7,7 +7,9 @@
   (with the time it arrived) and answers ``{"data": {"dm_conversation_id",
   "dm_event_id"}}``;
 - ``GET /2/dm_events`` -> the DM events, newest first, with ``max_results``,
-  ``pagination_token`` and ``event_types``.
+  ``pagination_token`` and ``event_types``;
+- ``POST /2/tweets`` -> records the tweet (``tweets``; a reply keeps the id it
+  answers) and answers ``{"data": {"id", "text"}}``.
 
 Every request must carry OAuth 1.0a user context: the ``Authorization: OAuth``
 header is parsed, its consumer key and token checked, its nonce used once, and
@@ -81,6 +83,16 @@ class SentDM:
     attachments: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Tweet:
+    """One tweet the bot posted, as the fake received it."""
+
+    tweet_id: str
+    text: str
+    in_reply_to: str | None
+    at: float
+
+
 @dataclass(slots=True)
 class Failure:
     status: int
@@ -97,6 +109,7 @@ class FakeX:
         self._nonces: set[str] = set()
         self._failures: list[Failure] = []
         self.sent: list[SentDM] = []
+        self.tweets: list[Tweet] = []
         self.events: list[dict[str, Any]] = []
         """v2 DM events, oldest first (the bot's sends and :meth:`receive`'d ones)."""
         self.media: dict[str, dict[str, Any]] = {}
@@ -107,6 +120,7 @@ class FakeX:
                 Route("/2/users/me", self._me, methods=["GET"]),
                 Route("/2/dm_conversations/with/{participant_id}/messages", self._send, methods=["POST"]),
                 Route("/2/dm_events", self._dm_events, methods=["GET"]),
+                Route("/2/tweets", self._tweet, methods=["POST"]),
             ]
         )
 
@@ -234,6 +248,25 @@ class FakeX:
             )
         conversation = conversation_id(participant, BOT_ID)
         return JSONResponse({"data": {"dm_conversation_id": conversation, "dm_event_id": event_id}}, 201)
+
+    async def _tweet(self, request: Request) -> Response:
+        refused = self._authorize(request)
+        if refused is not None:
+            return refused
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"title": "Invalid Request", "detail": "body is not JSON"}, status_code=400)
+        text = body.get("text")
+        if not isinstance(text, str) or not text or len(text) > 280:
+            return JSONResponse({"title": "Invalid Request", "detail": "text must be 1 to 280 characters"}, 400)
+        reply = body.get("reply") or {}
+        tweet = Tweet(str(next(self._ids)), text, reply.get("in_reply_to_tweet_id"), time.time())
+        with self._lock:
+            self.tweets.append(tweet)
+        return JSONResponse(
+            {"data": {"id": tweet.tweet_id, "text": text, "edit_history_tweet_ids": [tweet.tweet_id]}}, 201
+        )
 
     async def _dm_events(self, request: Request) -> Response:
         refused = self._authorize(request)
