@@ -19,6 +19,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot.cli_relay import add_parser as add_relay_parser
+from bot.cli_relay import run as run_relay
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowErrors, SchemaError
 
@@ -80,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("ticket", help="the request's ticket, e.g. JUN-2026-000123")
     status.add_argument("status", help="received, acknowledged, in_progress, fixed, duplicate, not_ours or closed")
     status.add_argument("--note", help="a note for the resident, added to the message")
+
+    add_relay_parser(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -327,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_check_channels(config))
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
+        if args.command == "relay":
+            return run_relay(config, args)
         if args.command == "bench":
             from bot.bench import run_engine_bench
 
