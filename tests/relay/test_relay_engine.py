@@ -299,3 +299,21 @@ def test_a_transfer_and_a_failed_step_are_relayed(
     [notice] = alba.inbox()
     assert re.match(r"#\d+ · Alcaldía · ana \(telegram\): Quiero pedir cita", notice.text), notice.text
     assert sara.inbox() == []
+
+
+def test_a_failing_officials_message_gets_an_apology_and_hands_nothing_over(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alba = desk.official("alba", "alcaldia")
+    pilar = desk.official("pilar", "policia")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("relay bug")
+
+    monkeypatch.setattr("bot.engine.OfficialMessages.handle", broken)
+    [apology] = pilar.send("/queue")
+    assert apology.text.startswith("Lo siento, algo ha fallado por nuestra parte.")
+    assert alba.inbox() == []
+    with desk.bot.database.reader.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(CONVERSATIONS)).scalar_one() == 0
+        assert list(connection.execute(select(INBOX.c.status)).scalars()) == ["failed"]
