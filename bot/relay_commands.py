@@ -11,7 +11,9 @@ nothing twice); it never becomes a resident's message. It is:
   any of the town's languages, with or without the slash. ``N`` is the number
   after ``#`` in relayed messages; a command sent as a reply to one of them
   may leave it out. A command is the word alone or followed by a number, so
-  a reply that merely starts with one of the words is still a reply;
+  a reply that merely starts with one of the words is still a reply (but
+  anything that starts with ``/`` is taken as a command, and an unknown or
+  malformed one gets the help, never reaches a resident);
 - a **reply** to a relayed message (the platform's reply-to, mapped by
   :func:`bot.relay.replied_conversation`): sent to the resident as
   :meth:`Handoffs.reply` by that official, who takes the conversation over if
@@ -83,10 +85,11 @@ class OfficialMessages:
         if not text or not text.strip():
             return None
         head, _, rest = text.strip().partition(" ")
+        slash = head.startswith("/")  # meant as a command: never passed on to a resident
         head = head.lstrip("/").split("@", 1)[0]  # Telegram writes /take@JunBot in groups
         command = self.words.get(normalize(head)) if head else None
         if command is None:
-            return None
+            return Order("help") if slash else None
         if command == "reply":
             first, _, body = rest.strip().partition(" ")
             number = _number(first)
@@ -96,7 +99,9 @@ class OfficialMessages:
         if not rest.strip():
             return Order(command)
         number = _number(rest)
-        return Order(command, number) if number is not None else None
+        if number is None:
+            return Order("help") if slash else None
+        return Order(command, number)
 
     def handle(self, connection: Connection, official: Linked, message: InboundMessage, *, inbox_id: int) -> None:
         """Act on one message from ``official``'s account (see the module docstring)."""

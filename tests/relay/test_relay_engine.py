@@ -201,7 +201,7 @@ def test_take_release_resolve_and_their_refusals(desk: Desk) -> None:
 
 
 def test_the_queue_and_help(desk: Desk) -> None:
-    _juan, pilar, pedro, number, _, _ = police_handoff(desk)
+    juan, pilar, pedro, number, _, to_pedro = police_handoff(desk)
     [queue] = pilar.send("/cola")
     assert queue.text.splitlines()[0] == "Conversaciones abiertas:"
     assert queue.text.splitlines()[1].startswith(f"#{number} · Policía Local · juan · espera desde hace ")
@@ -216,8 +216,16 @@ def test_the_queue_and_help(desk: Desk) -> None:
     assert helped.text.startswith("Para contestar a un vecino")
     [which] = pedro.send("/take")
     assert which.text.startswith("¿Qué conversación?")
+    [helped] = pedro.send(f"/take {number} ya", reply_to=to_pedro.platform_id)
+    assert helped.text.startswith("Para contestar a un vecino")
+    [helped] = pedro.send("/tomarla", reply_to=to_pedro.platform_id)
+    assert helped.text.startswith("Para contestar a un vecino")
     [unknown] = pedro.send("Ya voy", reply_to="tg-999999")
     assert unknown.text.startswith("No sé a qué conversación responde ese mensaje")
+    # nothing of it reached the resident: only Pilar's takeover
+    assert [reply.text for reply in juan.pop()] == [
+        "Pilar Ruiz, del Ayuntamiento, le atiende ahora por este chat. El asistente automático queda en pausa."
+    ]
 
 
 def test_reply_by_command_and_what_cannot_be_passed_on(desk: Desk) -> None:
