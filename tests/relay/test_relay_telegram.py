@@ -73,11 +73,21 @@ def test_an_official_answers_by_replying_on_telegram(town: Town) -> None:
     number = int(found.group(1))
 
     seen_ana, seen_pilar = len(fake.sent_to(ana.id)), len(fake.sent_to(pilar.id))
-    fake.push_reply(pilar, notice, "Hola Ana, ¿dónde estaba aparcada?")
+    fake.webhook_repeat = 2  # the reply's update is delivered twice: it still acts once
+    update_id = fake.push_reply(pilar, notice, "Hola Ana, ¿dónde estaba aparcada?")
     wait_text(fake, ana.id, "Pilar Ruiz: Hola Ana, ¿dónde estaba aparcada?", after=seen_ana)
     wait_text(fake, pilar.id, f"#{number} es suya", after=seen_pilar)
+    fake.webhook_repeat = 1
+    assert [status for update, status in fake.webhook_deliveries() if update == update_id] == [200, 200]
     stored = [row for row in town.inbox(pilar.id) if row.payload["text"].startswith("Hola Ana")]
     assert [row.payload["reply_to"] for row in stored] == [str(notice.message_id)]
+    town.settled(ana.id)
+    town.settled(pilar.id)
+    assert [sent.text for sent in fake.sent_to(ana.id)[seen_ana:]] == [
+        "Pilar Ruiz, del Ayuntamiento, le atiende ahora por este chat. El asistente automático queda en pausa.",
+        "Pilar Ruiz: Hola Ana, ¿dónde estaba aparcada?",
+    ]
+    assert len(fake.sent_to(pilar.id)) == seen_pilar + 1
 
     # the resident answers: the bot stays silent, the official gets it on Telegram
     seen_ana, seen_pilar = len(fake.sent_to(ana.id)), len(fake.sent_to(pilar.id))
