@@ -10,6 +10,12 @@ side effects and replies are never separated.
 
 The engine's turn logic (global words, answers, entering states) is in
 :class:`Turn`; this module keeps the storage side.
+
+A message from an official's linked messenger account is never a resident's:
+:mod:`bot.relay_commands` handles it (a reply to a relayed handoff, or a
+command) in the same step and transaction. A resident's message in a
+conversation in handoff (``waiting`` or ``official``) is relayed to the
+officials concerned (:mod:`bot.relay`).
 """
 
 from __future__ import annotations
