@@ -234,6 +234,7 @@ class MastodonChannel:
             language=status.get("language") or None,
             sender_name=str(account.get("display_name") or account["acct"]),
             unsupported=unsupported if not photos and not text else None,
+            reply_to=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
             raw={"notification_id": str(notification["id"]), "status_id": str(status["id"]), "acct": account["acct"]},
         )
 

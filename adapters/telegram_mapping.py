@@ -66,6 +66,7 @@ def _base(key: str, message: Message, raw: Mapping[str, Any]) -> dict[str, Any]:
         "sent_at": _sent_at(message),
         "language": user.language_code if user else None,
         "sender_name": user.full_name if user else None,
+        "reply_to": str(message.reply_to_message.message_id) if message.reply_to_message else None,
         "raw": raw,
     }
 

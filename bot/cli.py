@@ -21,6 +21,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot.cli_relay import add_parser as add_relay_parser
+from bot.cli_relay import run as run_relay
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowErrors, SchemaError
 
@@ -105,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("id", type=int, help="the broadcast's number")
     again = broadcast_commands.add_parser("resume", help="finish queueing a broadcast whose send was interrupted")
     again.add_argument("id", type=int, help="the broadcast's number")
+    add_relay_parser(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -378,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _request_status(config, args.ticket, args.status, args.note)
         if args.command == "broadcast":
             return _broadcast(config, args)
+        if args.command == "relay":
+            return run_relay(config, args)
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

@@ -10,6 +10,12 @@ side effects and replies are never separated.
 
 The engine's turn logic (global words, answers, entering states) is in
 :class:`Turn`; this module keeps the storage side.
+
+A message from an official's linked messenger account is never a resident's:
+:mod:`bot.relay_commands` handles it (a reply to a relayed handoff, or a
+command) in the same step and transaction. A resident's message in a
+conversation in handoff (``waiting`` or ``official``) is relayed to the
+officials concerned (:mod:`bot.relay`).
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from bot import handoff
 from bot.catalog import FlowCatalog, flow_context
 from bot.config import Config
 from bot.errors import PlazaError
-from bot.handoff import MODE_BOT, MODE_OFFICIAL
+from bot.handoff import MODE_BOT, MODE_OFFICIAL, MODE_WAITING
 from bot.inbox import message_from_payload
 from bot.messages import InboundMessage
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
+from bot.relay import Relay, official_of, tell
+from bot.relay_commands import OfficialMessages
 from bot.turn import Turn
 from models import ChannelIdentity, Conversation, InboxItem, Resident
 from models.rawsql import RawStatement, db_json, db_time, from_db_json, raw_insert
@@ -154,15 +162,24 @@ class Engine:
         if claimed != 1:
             return False
         message = message_from_payload(item.channel, item.platform_message_id, item.payload)
+        official = official_of(connection, message.channel, message.sender_id)
+        if official is not None:
+            # An official's linked account: a reply to a resident or a command, never a resident's message.
+            OfficialMessages(self.wording()).handle(connection, official, message, inbox_id=item.id)
+            return True
         conversation = self._conversation(connection, message, now)
         if conversation.mode == MODE_OFFICIAL:
             # An official has the conversation: the bot says nothing. The save still moves the
             # version, so this step is ordered with the official's take, release and resolve.
             self._save(connection, conversation, now)
+            Relay(self.wording()).resident_wrote(connection, conversation.id, message)
             return True
+        waiting = conversation.mode == MODE_WAITING
         turn = Turn(self, connection, conversation)
         turn.handle(message)
         self._save(connection, conversation, now)
+        if waiting:
+            Relay(self.wording()).resident_wrote(connection, conversation.id, message)
         enqueue(
             connection,
             channel=conversation.channel,
@@ -173,6 +190,10 @@ class Engine:
         )
         return True
 
+    def wording(self) -> Wording:
+        """The bot's wording outside a turn (flows/messages.yaml, as the catalog loaded it)."""
+        return Wording(self.config, self.catalog.snapshot.flows.messages)
+
     def fail(self, connection: Connection, item: Row[Any], error: BaseException, *, final: bool) -> None:
         """Record a failed step; when ``final``, give up on the row and apologize to the resident."""
         text = f"{type(error).__name__}: {error}"[:2000]
@@ -180,6 +201,11 @@ class Engine:
         if final:
             values |= {"status": "failed", "processed_at": datetime.now(UTC)}
         connection.execute(update(INBOX).where(INBOX.c.id == item.id, INBOX.c.status == "pending").values(**values))
+        official = official_of(connection, item.channel, str(item.payload["sender_id"])) if final else None
+        if official is not None:  # an official's message: apologize to them; no resident conversation is involved
+            wording = self.wording()
+            tell(connection, official, wording.text("error_apology", official.language), inbox_id=item.id)
+            return
         if final:
             language = self.config.language_for((item.payload or {}).get("language"))
             row = connection.execute(
@@ -189,7 +215,7 @@ class Engine:
             ).first()
             if row is not None:
                 language = row.language
-            wording = Wording(self.config, self.catalog.snapshot.flows.messages)
+            wording = self.wording()
             apology = wording.text("error_apology", language)
             if row is not None:
                 apology = (
@@ -226,6 +252,8 @@ class Engine:
             department=department,
             language=language,
             text="the bot could not handle a message",
+            notify=Relay(wording),
+            said=message_from_payload(item.channel, item.platform_message_id, item.payload),
         )
         to = wording.name(self.config.departments[department].name, language, department)
         return wording.text("error_handed_over", language, to=to)

@@ -38,8 +38,10 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from bot.access import Actor
 from bot.audit import record
 from bot.errors import Conflict, NotAllowed, NotFound
+from bot.messages import InboundMessage
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
+from bot.relay import Relay
 from models import PRIORITY_REPLY, Conversation, ConversationNote, HandoffRequest, OutboxItem, ServiceRequest
 from models.rawsql import RawStatement, db_time, raw_insert
 
@@ -141,12 +143,17 @@ def open_handoff(
     person: str | None = None,
     text: str | None = None,
     now: datetime | None = None,
+    notify: Relay | None = None,
+    said: InboundMessage | None = None,
 ) -> int:
     """Put the conversation in ``department``'s queue (``waiting``); returns the request's id.
 
     The caller checks there is no open request already (:func:`current`).
     The conversation's version is not moved: inside an engine step, the
-    step's own fenced save does that.
+    step's own fenced save does that. With ``notify``, the department's
+    officials who linked a messenger account are told there
+    (:meth:`Relay.handoff_opened`, quoting ``said``, the message that led to it,
+    else ``text``).
     """
     stamp = db_time(connection, now or datetime.now(UTC))
     handoff_id = _NEW.run(
@@ -168,6 +175,8 @@ def open_handoff(
         },
     ).fetchone()[0]
     _WAITING_MODE.run(connection, {"conversation_id": conversation_id})
+    if notify is not None:
+        notify.handoff_opened(connection, int(handoff_id), said=said)
     return int(handoff_id)
 
 
@@ -456,6 +465,7 @@ class Handoffs:
             language=target.language,
             text=f"transferred from {target.department or 'the bot'} by {actor.name}",
             now=now,
+            notify=Relay(self.wording),
         )
         _MODE.run(connection, {"conversation_id": conversation_id, "mode": MODE_WAITING, "now": stamp})
         to = self.wording.name(self.config.departments[department].name, target.language, department)

@@ -85,6 +85,7 @@ def payload_of(message: InboundMessage) -> dict[str, Any]:
         "language": message.language,
         "sender_name": message.sender_name,
         "unsupported": message.unsupported,
+        "reply_to": message.reply_to,
     }
 
 
@@ -104,6 +105,7 @@ def message_from_payload(channel: str, platform_message_id: str, payload: dict[s
         language=payload.get("language"),
         sender_name=payload.get("sender_name"),
         unsupported=payload.get("unsupported"),
+        reply_to=payload.get("reply_to"),
     )
 
 

@@ -60,8 +60,10 @@ class InboundMessage:
     ``text`` may be empty and ``photos`` may hold content the bot cannot read;
     adapters still deliver such messages so the bot can say so. ``choice`` is
     the :attr:`Option.key` of a pressed button. ``unsupported`` names content
-    the adapter could not map (a sticker, a voice note). ``raw`` keeps the
-    platform payload for audit only: the engine never reads it.
+    the adapter could not map (a sticker, a voice note). ``reply_to`` is the
+    platform id of the message this one answers, when the platform says (an
+    official answering a relayed handoff). ``raw`` keeps the platform payload
+    for audit only: the engine never reads it.
     """
 
     channel: str
@@ -76,6 +78,7 @@ class InboundMessage:
     language: str | None = None
     sender_name: str | None = None
     unsupported: str | None = None
+    reply_to: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

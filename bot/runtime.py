@@ -170,7 +170,11 @@ class Plaza:
             ).first()
             outbox = connection.execute(
                 select(OUTBOX.c.id)
-                .where(OUTBOX.c.channel == channel, OUTBOX.c.chat_id == chat_id, OUTBOX.c.status == "pending")
+                .where(
+                    OUTBOX.c.channel == channel,
+                    OUTBOX.c.chat_id == chat_id,
+                    OUTBOX.c.status.in_(("pending", "sending")),  # sending: on its way, not yet marked sent
+                )
                 .limit(1)
             ).first()
         return inbox is not None or outbox is not None

@@ -15,6 +15,8 @@ from bot.actions.base import ActionContext, ActionResult
 from bot.config import Config
 from bot.directory import office_hours_of
 from bot.handoff import open_handoff, waiting_estimate
+from bot.notices import Wording
+from bot.relay import Relay
 from bot.request_status import humanized
 from models import HandoffRequest
 from models.rawsql import RawStatement
@@ -84,6 +86,7 @@ def request_handoff(context: ActionContext) -> ActionResult:
         person=person,
         language=context.language,
         text=str(message) if message else None,
+        notify=Relay(Wording(context.config, context.messages or None)),
     )
     label = target_label(context.config, department, person, context.language)
     branch = "private" if context.config.departments[department].private else "sent"

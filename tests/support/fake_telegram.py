@@ -182,6 +182,10 @@ class FakeTelegram:
     def push_text(self, user: User, text: str) -> int:
         return self.push({"message": self._message(user, text=text)})
 
+    def push_reply(self, user: User, to: Sent, text: str) -> int:
+        """The user answers the bot's message ``to`` with Telegram's reply (``reply_to_message``)."""
+        return self.push({"message": self._message(user, text=text, reply_to_message=self._bot_message(to))})
+
     def push_photo(self, user: User, data: bytes | None = None, caption: str | None = None) -> int:
         """A photo in two sizes (Telegram sends several); the larger one holds ``data``."""
         data = data if data is not None else tiny_png()

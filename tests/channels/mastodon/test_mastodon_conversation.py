@@ -38,6 +38,12 @@ def queued(database: Any) -> bool:
         return connection.execute(select(OUTBOX.c.id)).first() is not None
 
 
+def all_sent(database: Any) -> bool:
+    with database.reader.connect() as connection:
+        statuses = connection.execute(select(OUTBOX.c.status).where(OUTBOX.c.channel == "mastodon")).scalars().all()
+    return bool(statuses) and set(statuses) == {"sent"}
+
+
 def menu_reply(statuses: list[Any]) -> Any:
     return next(s for s in statuses if "1." in plain(s))
 
@@ -120,6 +126,11 @@ async def test_mentions_sent_before_the_bot_started_are_answered_and_a_rate_limi
     with server.fault(path="/api/v1/statuses", status=429, count=1, headers=headers):
         async with Plaza(config, [channel], database=sqlite, poll_interval=0.05, reload_interval=None):
             got = await anyio.to_thread.run_sync(lambda: server.wait_replies("maria", 1, timeout=60))
+            # the status is on the server a moment before its row is marked sent: wait for that too
+            deadline = time.monotonic() + 20
+            while not all_sent(sqlite):
+                assert time.monotonic() < deadline, "the replies were never marked sent"
+                await anyio.sleep(0.05)
     assert got[0]["in_reply_to_id"] == asked["id"]
     assert time.time() >= reset - 1  # the bot waited for the reset before posting again
     with sqlite.reader.connect() as connection:
