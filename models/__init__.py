@@ -14,6 +14,7 @@ from models.officials import OFFICIAL_ROLES, AuditEntry, ConversationNote, Offic
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
 from models.requests import ServiceRequest
 from models.residents import ChannelIdentity, Resident
+from models.sessions import LoginAttempt, OfficialSession
 from models.subscriptions import Subscription
 
 __all__ = [
@@ -29,9 +30,11 @@ __all__ = [
     "FlowVersion",
     "HandoffRequest",
     "InboxItem",
+    "LoginAttempt",
     "MediaItem",
     "Official",
     "OfficialIdentity",
+    "OfficialSession",
     "OutboxItem",
     "RequestFollower",
     "RequestUpdate",
