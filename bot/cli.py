@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot.cli_officials import add_officials_parser, first_admin, run_officials
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowErrors, SchemaError
 
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("status", help="received, acknowledged, in_progress, fixed, duplicate, not_ours or closed")
     status.add_argument("--note", help="a note for the resident, added to the message")
 
+    add_officials_parser(commands)
+
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
     engine = bench_commands.add_parser("engine", help="durable messages/s vs the raw-SQL floor")
@@ -107,6 +110,7 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
     web = WebChannel()
     plaza = Plaza(config, [web, *platform_channels(config, os.environ)])
+    first_admin(plaza.database, config)
     app = create_app(plaza, web)
     bind_host, bind_port = host or config.host, port or config.port
     print(
@@ -325,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _upgrade(config)
         if args.command == "channels":
             return asyncio.run(_check_channels(config))
+        if args.command == "officials":
+            return run_officials(config, args)
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
         if args.command == "bench":
