@@ -40,6 +40,7 @@ __all__ = [
     "record_attempt",
     "session_for",
     "token_hash",
+    "touch",
 ]
 
 SESSIONS = OfficialSession.__table__  # type: ignore[attr-defined]
@@ -62,6 +63,11 @@ class Session:
     id: int
     official: OfficialAccount
     csrf_token: str
+    last_seen: datetime
+
+    def stale(self, now: datetime) -> bool:
+        """Whether :func:`touch` should record a use now (at most once a minute)."""
+        return now - self.last_seen >= _SEEN_EVERY
 
 
 def token_hash(token: str) -> str:
@@ -88,7 +94,7 @@ def open_session(connection: Connection, official_id: int, *, now: datetime | No
 
 
 def session_for(connection: Connection, token: str | None, *, now: datetime | None = None) -> Session | None:
-    """The session a cookie's token names, if it is still valid and its official enabled."""
+    """The session a cookie's token names, if it is still valid and its official enabled (reads only)."""
     if not token or len(token) > 200:
         return None
     now = now or datetime.now(UTC)
@@ -112,8 +118,6 @@ def session_for(connection: Connection, token: str | None, *, now: datetime | No
     ).first()
     if row is None or row.disabled or row.expires_at <= now or row.last_seen + IDLE <= now:
         return None
-    if now - row.last_seen >= _SEEN_EVERY:
-        connection.execute(update(SESSIONS).where(SESSIONS.c.id == row.session_id).values(last_seen=now))
     official = OfficialAccount(
         id=row.id,
         username=row.username,
@@ -124,7 +128,12 @@ def session_for(connection: Connection, token: str | None, *, now: datetime | No
         disabled=False,
         created_at=row.created_at,
     )
-    return Session(id=row.session_id, official=official, csrf_token=row.csrf_token)
+    return Session(id=row.session_id, official=official, csrf_token=row.csrf_token, last_seen=row.last_seen)
+
+
+def touch(connection: Connection, session_id: int, *, now: datetime | None = None) -> None:
+    """Record that a session was used now (it stays valid for :data:`IDLE` more)."""
+    connection.execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(last_seen=now or datetime.now(UTC)))
 
 
 def close_session(connection: Connection, token: str | None) -> None:
