@@ -333,7 +333,7 @@ class Handoffs:
         taken = connection.execute(
             update(HANDOFFS)
             .where(HANDOFFS.c.id == handoff_id, HANDOFFS.c.status == "waiting")
-            .values(status="taken", official_id=actor.official_id, taken_at=stamp, updated_at=stamp)
+            .values(status="taken", official_id=actor.official_id, taken_at=now, updated_at=now)
         ).rowcount
         if taken != 1:
             raise Conflict("another official took this conversation a moment ago")
@@ -424,7 +424,7 @@ class Handoffs:
             connection.execute(
                 update(HANDOFFS)
                 .where(HANDOFFS.c.id == handoff.id)
-                .values(status="released", resolved_at=stamp, updated_at=stamp)
+                .values(status="released", resolved_at=now, updated_at=now)
             )
         handoff_id = open_handoff(
             connection,
@@ -479,7 +479,7 @@ class Handoffs:
         connection.execute(
             update(HANDOFFS)
             .where(HANDOFFS.c.id == handoff.id, HANDOFFS.c.status.in_(_OPEN))
-            .values(status=status, resolved_at=stamp, updated_at=stamp)
+            .values(status=status, resolved_at=now, updated_at=now)
         )
         _MODE.run(connection, {"conversation_id": conversation_id, "mode": MODE_BOT, "now": stamp})
         self._tell(connection, target, actor, f"handoff_{status}")
