@@ -90,6 +90,7 @@ class ConversationView:
     resident_name: str | None
     department: str | None
     handoff: Handoff | None
+    official_name: str | None
     tickets: tuple[tuple[int, str], ...]
 
 
@@ -117,6 +118,12 @@ def conversation_view(connection: Connection, conversation_id: int) -> Conversat
         .where(REQUESTS.c.conversation_id == conversation_id, REQUESTS.c.ticket.is_not(None))
         .order_by(REQUESTS.c.id)
     ).all()
+    handoff = current(connection, conversation_id)
+    official_name = None
+    if handoff is not None and handoff.official_id is not None:
+        official_name = connection.execute(
+            select(OFFICIALS.c.name).where(OFFICIALS.c.id == handoff.official_id)
+        ).scalar()
     return ConversationView(
         id=row.id,
         channel=row.channel,
@@ -125,7 +132,8 @@ def conversation_view(connection: Connection, conversation_id: int) -> Conversat
         mode=row.mode,
         resident_name=row.display_name,
         department=department_of(connection, conversation_id),
-        handoff=current(connection, conversation_id),
+        handoff=handoff,
+        official_name=official_name,
         tickets=tuple((t.id, t.ticket) for t in tickets),
     )
 
