@@ -128,6 +128,7 @@ class Auth:
         username = str(form.get("username") or "").strip().lower()[:64]
         password = str(form.get("password") or "")[:1024]
         client = request.client.host if request.client else "unknown"
+        previous = request.cookies.get(COOKIE)
 
         def attempt() -> tuple[str, Any]:
             with self.plaza.database.writer.begin() as connection:
@@ -141,6 +142,7 @@ class Auth:
                     if known is not None:
                         record(connection, actor_for(known), "login_failed", detail={"client": client})
                     return "wrong", None
+                close_session(connection, previous)  # a session the browser had before is not kept on
                 token, _csrf = open_session(connection, official.id)
                 record(connection, actor_for(official), "login", detail={"client": client})
                 return "ok", token

@@ -205,3 +205,17 @@ def test_photos_and_locations_show_in_the_history(town: Town) -> None:
     photo = http.get(f"/inbox/media/{media}")
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/png"
     assert photo.content == tiny_png()
+
+
+def test_only_the_official_who_has_it_or_a_lead_may_close_it(town: Town) -> None:
+    town.official("marta", "servicios")
+    town.official("pablo", "servicios")
+    town.official("jefa", "servicios", "lead")
+    conversation_id = town.ask_for(town.resident("lucia"), "Servicios Municipales", "bache")
+    assert act(town.login("marta"), conversation_id, "take").status_code == 303
+    refused = act(town.login("pablo"), conversation_id, "resolve")
+    assert refused.status_code == 403
+    assert "No permitido" in refused.text and "department lead" in refused.text
+    assert handoff_rows(town, conversation_id)[-1].status == "taken"
+    assert act(town.login("jefa"), conversation_id, "resolve").status_code == 303
+    assert handoff_rows(town, conversation_id)[-1].status == "resolved"

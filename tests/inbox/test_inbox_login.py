@@ -103,6 +103,11 @@ def test_logging_in_issues_a_new_session_id(town: Town) -> None:
     http.cookies.clear()
     assert post_login(http, "marta", PASSWORD).status_code == 303
     assert http.cookies.get(COOKIE) not in (None, first), "every login gets a fresh id"
+    # logging in again from a browser that still had a session ends that one
+    again = town.client()
+    again.cookies.set(COOKIE, http.cookies.get(COOKIE) or "", domain="127.0.0.1", path="/inbox")
+    assert post_login(again, "marta", PASSWORD).status_code == 303
+    assert http.get("/inbox/queues/waiting").status_code == 303, "the session it replaced is over"
 
 
 def test_a_disabled_official_is_logged_out_at_once(town: Town) -> None:
