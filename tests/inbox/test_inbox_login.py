@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
+from bot.config import Config
 from bot.officials import disable_official
 from bot.sessions import MAX_FAILURES, token_hash
 from bot.web.auth import COOKIE
 from models import OfficialSession
+from models.db import Database
 from tests.inbox.conftest import PASSWORD, Town, csrf_of, post_login
 
 SESSIONS = OfficialSession.__table__
@@ -128,3 +131,42 @@ def test_an_expired_session_no_longer_works(town: Town) -> None:
     with town.database.writer.begin() as connection:
         connection.execute(update(SESSIONS).values(expires_at=datetime(2020, 1, 1, tzinfo=UTC)))
     assert http.get("/inbox/queues/waiting").status_code == 303
+
+
+def test_the_cookie_is_secure_when_configured_behind_a_tls_proxy(
+    config: Config, sqlite: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    from adapters.web import WebChannel
+    from bot.officials import add_official
+    from bot.runtime import Plaza
+    from bot.web.app import create_app
+    from tests.support.server import AppServer
+
+    monkeypatch.setenv("PLAZA_SECURE_COOKIES", "1")
+    with sqlite.writer.begin() as connection:
+        add_official(
+            connection,
+            config,
+            username="marta",
+            name="Marta",
+            department="servicios",
+            role="official",
+            password=PASSWORD,
+        )
+    web = WebChannel()
+    plaza = Plaza(config, [web], database=sqlite, reload_interval=None)
+    with AppServer(create_app(plaza, web)) as server, httpx.Client(base_url=server.base_url) as http:
+        form = http.get("/inbox/login")
+        assert "Secure" in form.headers["set-cookie"]
+        # a browser sends the Secure cookie back over https; this is plain http, so the test does
+        login_cookie = form.headers["set-cookie"].split(";")[0]
+        response = http.post(
+            "/inbox/login",
+            data={"csrf": csrf_of(form), "username": "marta", "password": PASSWORD},
+            headers={"cookie": login_cookie},
+        )
+        assert response.status_code == 303
+        cookie = next(value for value in response.headers.get_list("set-cookie") if value.startswith(f"{COOKIE}="))
+        assert "Secure" in cookie and "HttpOnly" in cookie
