@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot.cli_officials import add_officials_parser, first_admin, run_officials
 from bot.cli_relay import add_parser as add_relay_parser
 from bot.cli_relay import run as run_relay
 from bot.config import Config, load_config
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     again = broadcast_commands.add_parser("resume", help="finish queueing a broadcast whose send was interrupted")
     again.add_argument("id", type=int, help="the broadcast's number")
     add_relay_parser(commands)
+    add_officials_parser(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -135,6 +137,7 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
     web = WebChannel()
     plaza = Plaza(config, [web, *platform_channels(config, os.environ)])
+    first_admin(plaza.database, config)
     app = create_app(plaza, web)
     bind_host, bind_port = host or config.host, port or config.port
     print(
@@ -377,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _upgrade(config)
         if args.command == "channels":
             return asyncio.run(_check_channels(config))
+        if args.command == "officials":
+            return run_officials(config, args)
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
         if args.command == "broadcast":

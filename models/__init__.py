@@ -15,6 +15,7 @@ from models.officials import OFFICIAL_ROLES, AuditEntry, ConversationNote, Offic
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
 from models.requests import ServiceRequest
 from models.residents import ChannelIdentity, Resident
+from models.sessions import LoginAttempt, OfficialSession
 from models.subscriptions import Subscription
 
 __all__ = [
@@ -32,9 +33,11 @@ __all__ = [
     "FlowVersion",
     "HandoffRequest",
     "InboxItem",
+    "LoginAttempt",
     "MediaItem",
     "Official",
     "OfficialIdentity",
+    "OfficialSession",
     "OutboxItem",
     "RequestFollower",
     "RequestUpdate",

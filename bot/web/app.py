@@ -1,4 +1,4 @@
-"""The one ASGI app: web chat, health, and (later) webhooks, inbox, Open311 and public pages."""
+"""The one ASGI app: web chat, health, webhooks, the officials' inbox, and (later) Open311 and public pages."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.errors import PlazaError
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
+from bot.web.inbox import inbox_routes
 from bot.web.webhooks import webhook_routes
 
 __all__ = ["create_app"]
@@ -25,10 +26,11 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
-def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True) -> Starlette:
+def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, live_interval: float = 1.0) -> Starlette:
     """Build the app for a :class:`Plaza` that hosts the web channel ``web``.
 
-    With ``manage_lifespan`` the app starts and stops ``plaza`` with the server.
+    With ``manage_lifespan`` the app starts and stops ``plaza`` with the server;
+    ``live_interval`` is how often the inbox's live views look for news (seconds).
     """
 
     async def healthz(request: Request) -> Response:
@@ -50,6 +52,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True) -
     chat, _api = chat_routes(plaza, web)
     routes.extend(chat)
     routes.extend(webhook_routes(plaza))
+    routes.extend(inbox_routes(plaza, live_interval=live_interval))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
