@@ -190,6 +190,11 @@ class Plaza:
             except Exception:
                 log.exception("a sent-message listener failed")
 
+    def wake_dispatchers(self) -> None:
+        """Make every dispatcher look at the outbox now (call from the event loop, after a commit)."""
+        for dispatcher in self.dispatchers.values():
+            dispatcher.wake()
+
     def _committed(self, channels: set[str]) -> None:
         """Called from the processor thread after a commit: wake the right dispatchers."""
         loop = self._loop

@@ -42,6 +42,7 @@ from bot.request_status import STATUSES, UnknownRequest, UnknownStatus, request_
 from bot.runtime import Plaza
 from bot.sessions import Session
 from bot.web.auth import Auth, Forbidden
+from bot.web.broadcasts import broadcast_routes
 from bot.web.live import Live
 from bot.web.pages import STATIC, Pages
 
@@ -103,6 +104,7 @@ class Inbox:
             session=session,
             me=session.official,
             everywhere=self.auth.actor(session).everywhere,
+            may_broadcast=self.auth.actor(session).may("lead"),
             flash=request.query_params.get("done"),
             now=datetime.now(UTC),
             alert_after=self.config.handoff.alert_after_minutes,
@@ -330,4 +332,5 @@ def inbox_routes(plaza: Plaza, *, live_interval: float = 1.0) -> list[BaseRoute]
         Route("/inbox/requests", guard(inbox.requests_page), methods=["GET"]),
         Route("/inbox/requests/{request_id:int}", guard(inbox.request_page), methods=["GET"]),
         Route("/inbox/requests/{request_id:int}/status", guard(inbox.request_status), methods=["POST"]),
+        *broadcast_routes(inbox),
     ]
