@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("status", help="received, acknowledged, in_progress, fixed, duplicate, not_ours or closed")
     status.add_argument("--note", help="a note for the resident, added to the message")
 
+    from bot.cli_apikeys import add_parser as add_apikeys
+
+    add_apikeys(commands)
+
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
     engine = bench_commands.add_parser("engine", help="durable messages/s vs the raw-SQL floor")
@@ -327,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_check_channels(config))
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
+        if args.command == "apikeys":
+            from bot.cli_apikeys import run as run_apikeys
+
+            return run_apikeys(config, args)
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from models.apikeys import ApiKey
 from models.appointments import Appointment
 from models.conversations import Conversation, FlowVersion
 from models.followers import RequestFollower, RequestUpdate
@@ -21,6 +22,7 @@ __all__ = [
     "OFFICIAL_ROLES",
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
+    "ApiKey",
     "Appointment",
     "AuditEntry",
     "ChannelIdentity",
