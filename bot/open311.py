@@ -42,6 +42,7 @@ from bot.access import Actor
 from bot.actions.incidents import NewRequest, insert_request, route_incident
 from bot.audit import record
 from bot.config import Config
+from bot.errors import PlazaError
 from bot.request_status import CLOSED_STATUSES, OPEN_STATUSES
 from models import MediaItem, RequestUpdate, ServiceRequest
 
@@ -88,8 +89,11 @@ PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "ac
 """What a POST may say about the person: kept for officials, never in a GET."""
 
 
-class Open311Error(Exception):
-    """A request the API refuses: ``status`` (400, 403, 404) and the spec's error ``description``."""
+class Open311Error(PlazaError):
+    """A request the API refuses: ``status`` (400, 403, 404) and the spec's error ``description``.
+
+    Answered by :mod:`bot.web.open311` in the spec's own error format, in the format asked for.
+    """
 
     def __init__(self, status: int, description: str) -> None:
         self.status = status

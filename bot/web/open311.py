@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from adapters.web import MAX_PHOTO_BYTES, sniff_image
 from bot.apikeys import check_key
+from bot.config import Config
 from bot.inbox import Upload, store_upload
 from bot.open311 import (
     API_CHANNEL,
@@ -104,7 +105,7 @@ def _error(fmt: str, status: int, description: str) -> Response:
     return _respond(fmt, "errors", "error", [{"code": status, "description": description}], status)
 
 
-def request_json(view: ServiceRequestView, base_url: str, config: Any) -> dict[str, Any]:
+def request_json(view: ServiceRequestView, base_url: str, config: Config) -> dict[str, Any]:
     """One request as the spec's fields, in its order; ``media_url`` made absolute for stored photos."""
     media = view.media
     if media is not None and media.startswith("media:"):
@@ -163,8 +164,8 @@ class Open311Api:
             return _error("json", 404, "use discovery.json or discovery.xml")
         body = {
             "changeset": CHANGESET,
-            "contact": f"{self.config.town_name}",
-            "key_service": "plaza apikeys create NAME (ask the town hall)",
+            "contact": self.config.town_name,
+            "key_service": f"ask the town hall of {self.config.town_name} for an api_key",
             "endpoints": [
                 {
                     "specification": SPECIFICATION,
