@@ -82,8 +82,6 @@ def _page_text(page: str) -> str:
 
 
 def main() -> int:
-    import httpx
-
     from bot.config import load_config
     from tests.support.plazaweb import web_client
 
@@ -94,7 +92,6 @@ def main() -> int:
         config: Config = load_config(root / "config.yaml", env={})
         seed_month(database, datetime.now(UTC))
         with web_client(config, database) as client:
-            client: httpx.Client
             figures = client.get("/transparency.json", params={"lang": "en"}).json()
             page = client.get("/", params={"lang": "en"}).text
         database.dispose()
