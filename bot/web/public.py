@@ -274,7 +274,7 @@ class PublicPages:
                 for report in data.latest
             ],
         }
-        return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+        return JSONResponse(body, headers={"Cache-Control": "public, max-age=60", "Vary": "Accept-Language"})
 
     async def feed(self, request: Request) -> Response:
         language = self._language(request)
@@ -318,7 +318,7 @@ class PublicPages:
         return Response(
             text,
             media_type="application/atom+xml; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=60"},
+            headers={"Cache-Control": "public, max-age=60", "Vary": "Accept-Language"},
         )
 
     async def photo(self, request: Request) -> Response:
