@@ -40,17 +40,15 @@ from bot.inbox import Upload, store_upload
 from bot.open311 import (
     API_CHANNEL,
     Created,
-    Open311Error,
     Service,
     ServiceRequestView,
     create_request,
     find_request,
     find_requests,
-    parse_query,
-    parse_submission,
     services,
     w3c,
 )
+from bot.open311_params import Open311Error, parse_query, parse_submission
 from bot.runtime import Plaza
 
 __all__ = ["Open311Api", "open311_routes", "request_json"]
