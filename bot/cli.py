@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("id", type=int, help="the broadcast's number")
     add_relay_parser(commands)
     add_officials_parser(commands)
+    from bot.cli_apikeys import add_parser as add_apikeys
+
+    add_apikeys(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -388,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _broadcast(config, args)
         if args.command == "relay":
             return run_relay(config, args)
+        if args.command == "apikeys":
+            from bot.cli_apikeys import run as run_apikeys
+
+            return run_apikeys(config, args)
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

@@ -22,7 +22,7 @@ from bot.messages import InboundMessage, Location, Photo
 from models import InboxItem, MediaItem
 from models.rawsql import RawStatement, db_json, db_time
 
-__all__ = ["Accepted", "Upload", "accept", "message_from_payload", "payload_of"]
+__all__ = ["Accepted", "Upload", "accept", "message_from_payload", "payload_of", "store_upload"]
 
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 MEDIA = MediaItem.__table__  # type: ignore[attr-defined]
@@ -109,21 +109,27 @@ def message_from_payload(channel: str, platform_message_id: str, payload: dict[s
     )
 
 
+def store_upload(connection: Connection, channel: str, chat_id: str, upload: Upload) -> str:
+    """Store the bytes of one upload in the caller's transaction; returns its reference, ``media:<id>``."""
+    media_id = connection.execute(
+        _STORE_MEDIA,
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "mime_type": upload.mime_type,
+            "size": len(upload.data),
+            "sha256": hashlib.sha256(upload.data).hexdigest(),
+            "data": upload.data,
+        },
+    ).scalar_one()
+    return f"media:{media_id}"
+
+
 def _store_uploads(connection: Connection, message: InboundMessage, uploads: Sequence[Upload]) -> InboundMessage:
     photos = list(message.photos)
     for upload in uploads:
-        media_id = connection.execute(
-            _STORE_MEDIA,
-            {
-                "channel": message.channel,
-                "chat_id": message.chat_id,
-                "mime_type": upload.mime_type,
-                "size": len(upload.data),
-                "sha256": hashlib.sha256(upload.data).hexdigest(),
-                "data": upload.data,
-            },
-        ).scalar_one()
-        photos.append(Photo(ref=f"media:{media_id}", mime_type=upload.mime_type))
+        ref = store_upload(connection, message.channel, message.chat_id, upload)
+        photos.append(Photo(ref=ref, mime_type=upload.mime_type))
     return replace(message, photos=tuple(photos))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from models.apikeys import ApiKey
 from models.appointments import Appointment
 from models.broadcasts import BROADCAST_STATUSES, Broadcast
 from models.conversations import Conversation, FlowVersion
@@ -24,6 +25,7 @@ __all__ = [
     "OFFICIAL_ROLES",
     "PRIORITY_BROADCAST",
     "PRIORITY_REPLY",
+    "ApiKey",
     "Appointment",
     "AuditEntry",
     "Broadcast",

@@ -1,4 +1,4 @@
-"""The one ASGI app: web chat, health, webhooks, the officials' inbox, and (later) Open311 and public pages."""
+"""The one ASGI app: the public transparency page, web chat, health, webhooks, Open311 and the officials' inbox."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import anyio.to_thread
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.web import WebChannel
@@ -19,6 +19,8 @@ from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
 from bot.web.inbox import inbox_routes
+from bot.web.open311 import open311_routes
+from bot.web.public import public_routes
 from bot.web.webhooks import webhook_routes
 
 __all__ = ["create_app"]
@@ -45,14 +47,13 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "town": plaza.config.town_name})
 
-    async def home(request: Request) -> Response:
-        return RedirectResponse("/chat", status_code=307)
-
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/", home)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    routes.extend(public_routes(plaza))
     chat, _api = chat_routes(plaza, web)
     routes.extend(chat)
     routes.extend(webhook_routes(plaza))
     routes.extend(inbox_routes(plaza, live_interval=live_interval))
+    routes.extend(open311_routes(plaza))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
