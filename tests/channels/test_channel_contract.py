@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,12 +54,9 @@ def town(platform: Platform, config: Config, sqlite: Database) -> Iterator[Town]
         yield running
 
 
-def webhook_only(platform: Platform) -> None:
+def webhook_only(platform: Platform, why: str) -> None:
     if not platform.webhook:
-        pytest.skip(
-            f"{platform.name} has no webhook: Plaza polls it with the bot's own token, "
-            "so there is no pushed request whose signature could be forged or whose body could be malformed"
-        )
+        pytest.skip(f"{platform.name} has no webhook: Plaza polls it with the bot's own token, so {why}")
 
 
 def walk_to_photo(town: Town, resident: Any) -> None:
@@ -136,6 +134,27 @@ def test_the_same_update_delivered_three_times_gets_one_reply(town: Town) -> Non
     assert len(town.platform.replies(resident)) == len(town.outbox(resident))
 
 
+def test_the_same_event_pushed_three_times_at_once_is_stored_once_and_answered_once(
+    platform: Platform, config: Config, database: Database
+) -> None:
+    """Redeliveries racing each other (on PostgreSQL two transactions can insert the same key at once)."""
+    webhook_only(platform, "nothing is pushed to it twice at once (its read marker is tested above)")
+    with running_town(platform, config, database) as town:
+        residents = []
+        for _ in range(4):
+            resident, body = platform.event()
+            with ThreadPoolExecutor(3) as pool:
+                answers = list(pool.map(town.post, [body] * 3, ["right"] * 3))
+            statuses = [answer.status_code for answer in answers]
+            assert statuses == [200] * 3, [answer.text for answer in answers]
+            residents.append(resident)
+        assert town.stored() == len(residents)
+        for resident in residents:
+            town.wait_reply(resident, MENU["es"])
+            town.settled(resident)
+            assert sum(MENU["es"] in text for text in platform.replies(resident)) == 1
+
+
 @pytest.mark.parametrize(("kind", "language"), [("sticker", "es"), ("voice", "en")])
 def test_unsupported_content_gets_a_polite_answer_in_the_residents_language(
     town: Town, kind: Literal["sticker", "voice"], language: str
@@ -172,8 +191,8 @@ def test_a_429_is_waited_out_and_the_server_sees_no_send_before_it_ends(town: To
 def test_a_forged_or_missing_signature_is_refused_and_nothing_stored(
     town: Town, credential: Literal["wrong", "missing"], status: int
 ) -> None:
-    webhook_only(town.platform)
-    body = town.platform.event()
+    webhook_only(town.platform, "there is no pushed request whose signature could be forged")
+    _, body = town.platform.event()
     response = town.post(body, credential)
     assert response.status_code == status, response.text
     assert response.json()["error"]
@@ -183,7 +202,7 @@ def test_a_forged_or_missing_signature_is_refused_and_nothing_stored(
 
 
 def test_a_malformed_payload_is_400_and_nothing_stored(town: Town) -> None:
-    webhook_only(town.platform)
+    webhook_only(town.platform, "there is no pushed body that could be malformed")
     for body in town.platform.malformed():
         response = town.post(body, "right")
         assert response.status_code == 400, (body, response.text)

@@ -144,8 +144,8 @@ class Platform:
 
     # webhook platforms only
 
-    def event(self) -> bytes:
-        """A valid event from a resident nobody has seen yet."""
+    def event(self) -> tuple[Resident, bytes]:
+        """A valid event saying "hola", from a resident nobody has seen yet."""
         raise NotImplementedError
 
     def headers(self, body: bytes, credential: Credential) -> dict[str, str]:
@@ -238,7 +238,7 @@ class TelegramPlatform(Platform):
     def send_attempts(self) -> list[float]:
         return self.fake.calls_of("sendMessage")
 
-    def event(self) -> bytes:
+    def event(self) -> tuple[Resident, bytes]:
         user = self.fake.user(next(self._ids), "Eve")
         message = {
             "message_id": 1,
@@ -247,7 +247,8 @@ class TelegramPlatform(Platform):
             "from": user.as_json(),
             "text": "hola",
         }
-        return json.dumps({"update_id": 900_000 + user.id, "message": message}).encode()
+        body = json.dumps({"update_id": 900_000 + user.id, "message": message}).encode()
+        return Resident(str(user.id), user), body
 
     def headers(self, body: bytes, credential: Credential) -> dict[str, str]:
         secrets = {"right": TELEGRAM_SECRET, "wrong": "not-the-secret"}
@@ -271,7 +272,8 @@ class MastodonPlatform(Platform):
         self._free = ["maria", "pepe", "ana"]
 
     def channel(self, app_url: str) -> Channel:
-        return MastodonChannel(JUN_TOKEN, self.server.base_url, poll_interval=0.1)
+        # Polling spends the account's request budget that sending shares: at 2 s the bot may still send 0.5/s.
+        return MastodonChannel(JUN_TOKEN, self.server.base_url, poll_interval=2.0)
 
     def serve(self) -> tuple[str, str, dict[str, str]]:
         env = {"MASTODON_ACCESS_TOKEN": JUN_TOKEN, "MASTODON_API_BASE_URL": self.server.base_url}
@@ -409,8 +411,9 @@ class XPlatform(Platform):
     def send_attempts(self) -> list[float]:
         return [at for at, _ in self.api.send_attempts]
 
-    def event(self) -> bytes:
-        return json.dumps(account_activity_dm(str(next(self._ids)), "hola")).encode()
+    def event(self) -> tuple[Resident, bytes]:
+        resident = self.resident()
+        return resident, json.dumps(account_activity_dm(resident.chat_id, "hola")).encode()
 
     def headers(self, body: bytes, credential: Credential) -> dict[str, str]:
         headers = {"content-type": "application/json"}
