@@ -10,6 +10,8 @@ with the reason.
 
 from __future__ import annotations
 
+import itertools
+import math
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -182,6 +184,51 @@ def test_a_429_is_waited_out_and_the_server_sees_no_send_before_it_ends(town: To
     assert sum("Su cita es el lunes" in text for text in platform.replies(resident)) == 1
     [row] = town.outbox(resident)
     assert row.attempts == 2 and row.last_error
+
+
+def most_in_a_second(times: list[float]) -> int:
+    """The most sends any one-second window [t, t + 1) saw."""
+    ordered = sorted(times)
+    most, start = 0, 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def test_a_burst_is_paced_within_the_platforms_limits(town: Town) -> None:
+    """Replies to many chats at once: the server never sees more per second, or per chat, than the limits say."""
+    platform = town.platform
+    if platform.burst is None:
+        pytest.skip(
+            f"{platform.name} allows 15 DMs per 15 minutes: a burst would take hours; its declared limits "
+            "(one a minute) are tested in test_x_channel, and waiting out its 429 in the case above"
+        )
+    replies, chats = platform.burst
+    residents = [platform.resident() for _ in range(chats)]
+    for n in range(replies // chats):
+        for resident in residents:
+            town.enqueue(resident, Reply(text=f"Aviso {n + 1} de {replies // chats}."))
+    wait_for(lambda: len(platform.sent_log()) >= replies, replies / town.channel.limits.overall_per_s * 3 + 30)
+    log = platform.sent_log()
+    assert len(log) == replies
+    limits = town.channel.limits
+    times = [at for at, _ in log]
+    overall = most_in_a_second(times)
+    per_chat = {chat: sorted(at for at, to in log if to == chat) for chat in {to for _, to in log}}
+    gaps = [later - earlier for chat_times in per_chat.values() for earlier, later in itertools.pairwise(chat_times)]
+    print(
+        f"\n{platform.name}: {replies} replies to {chats} chats in {max(times) - min(times):.1f} s: "
+        f"{(replies - 1) / (max(times) - min(times)):.1f}/s on average, at most {overall} in any second; "
+        f"per chat at most {max(most_in_a_second(t) for t in per_chat.values())} in any second, "
+        f"the shortest gap {min(gaps):.2f} s (limits: {limits.overall_per_s:g}/s overall, "
+        f"{limits.per_chat_per_s:g}/s per chat)"
+    )
+    # one more than the limit: a request can reach the server a little later than it left, bunching with the next
+    assert overall <= math.floor(limits.overall_per_s) + 1
+    assert min(gaps) >= 1 / limits.per_chat_per_s - 0.1
+    assert all(len(chat_times) == replies // chats for chat_times in per_chat.values())
 
 
 # --- what a webhook refuses: nothing stored --------------------------------------------------

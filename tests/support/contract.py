@@ -142,6 +142,13 @@ class Platform:
         """``time.monotonic()`` of every send request the server saw (accepted or not)."""
         raise NotImplementedError
 
+    burst: tuple[int, int] | None
+    """(replies, chats) of a burst the pacing case sends; None: too slow to watch on this platform."""
+
+    def sent_log(self) -> list[tuple[float, str]]:
+        """``(time.monotonic(), chat_id)`` of every message the server accepted from the bot, oldest first."""
+        raise NotImplementedError
+
     # webhook platforms only
 
     def event(self) -> tuple[Resident, bytes]:
@@ -238,6 +245,11 @@ class TelegramPlatform(Platform):
     def send_attempts(self) -> list[float]:
         return self.fake.calls_of("sendMessage")
 
+    burst = (500, 50)
+
+    def sent_log(self) -> list[tuple[float, str]]:
+        return [(sent.at, str(sent.chat_id)) for sent in self.fake.sent()]
+
     def event(self) -> tuple[Resident, bytes]:
         user = self.fake.user(next(self._ids), "Eve")
         message = {
@@ -331,7 +343,18 @@ class MastodonPlatform(Platform):
         return lambda refused_at: earliest
 
     def send_attempts(self) -> list[float]:
-        return [at for at, _ in self.server.requests_to("POST", "/api/v1/statuses")]
+        return [at for at, _ in self.server.requests_to("POST", "/api/v1/statuses", JUN_TOKEN)]
+
+    burst = (6, 2)  # at 0.5 statuses per second, 12 s
+
+    def sent_log(self) -> list[tuple[float, str]]:
+        accepted = [
+            at for at, status in self.server.requests_to("POST", "/api/v1/statuses", JUN_TOKEN) if status == 200
+        ]
+        # in the order they were posted, as the accepted requests (a status may be stored before its answer left)
+        statuses = self.server.bot_statuses()[: len(accepted)]
+        accepted = accepted[: len(statuses)]
+        return [(at, str(status["mentions"][0]["id"])) for at, status in zip(accepted, statuses, strict=True)]
 
 
 FAST = Limits(max_text=10_000, max_options=20, per_chat_per_s=1000.0, overall_per_s=1000.0)
@@ -411,6 +434,8 @@ class XPlatform(Platform):
     def send_attempts(self) -> list[float]:
         return [at for at, _ in self.api.send_attempts]
 
+    burst = None
+
     def event(self) -> tuple[Resident, bytes]:
         resident = self.resident()
         return resident, json.dumps(account_activity_dm(resident.chat_id, "hola")).encode()
@@ -463,6 +488,7 @@ class Town:
     """Plaza's HTTP app with the platform's adapter, on SQLite, in this process."""
 
     platform: Platform
+    channel: Channel
     database: Database
     base_url: str
 
@@ -555,4 +581,4 @@ def running_town(platform: Platform, config: Config, database: Database) -> Iter
     holder.app = create_app(plaza, web)
     with server:
         platform.ready()
-        yield Town(platform, database, server.base_url)
+        yield Town(platform, channel, database, server.base_url)

@@ -92,8 +92,8 @@ class MastodonServer:
         )
         self._mock = MockServer(config=config)
         self.base_url = ""
-        self.requests: list[tuple[float, str, str, int]] = []
-        """``(time.monotonic(), method, path, status)`` of every request answered, oldest first."""
+        self.requests: list[tuple[float, str, str, int, str]] = []
+        """``(time.monotonic(), method, path, status, bearer token)`` of every request answered, oldest first."""
 
     def _recorded(self, app: Any) -> Any:
         """``app`` wrapped so that every HTTP request it answers is appended to :attr:`requests`."""
@@ -103,9 +103,12 @@ class MastodonServer:
                 await app(scope, receive, send)
                 return
 
+            headers = dict(scope.get("headers") or [])
+            token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
+
             async def send_recorded(message: Any) -> None:
                 if message["type"] == "http.response.start":
-                    self.requests.append((time.monotonic(), scope["method"], scope["path"], message["status"]))
+                    self.requests.append((time.monotonic(), scope["method"], scope["path"], message["status"], token))
                 await send(message)
 
             await app(scope, receive, send_recorded)
@@ -181,9 +184,13 @@ class MastodonServer:
             assert time.monotonic() < deadline, f"{username} got {len(replies)} replies, expected {count}: {replies}"
             time.sleep(0.1)
 
-    def requests_to(self, method: str, path: str) -> list[tuple[float, int]]:
-        """``(time.monotonic(), status)`` of the requests ``method path`` answered so far."""
-        return [(at, status) for at, m, p, status in list(self.requests) if m == method and p == path]
+    def requests_to(self, method: str, path: str, token: str | None = None) -> list[tuple[float, int]]:
+        """``(time.monotonic(), status)`` of the requests ``method path`` (made with ``token``) answered so far."""
+        return [
+            (at, status)
+            for at, m, p, status, used in list(self.requests)
+            if m == method and p == path and token in (None, used)
+        ]
 
     @contextmanager
     def fault(self, *, path: str, status: int, count: int, headers: dict[str, str] | None = None) -> Iterator[str]:
