@@ -59,7 +59,6 @@ from tests.support.server import AppServer, tiny_png, wait_for
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 MENU = {"es": "¿En qué puedo ayudarle?", "en": "How can I help you?"}
-MAP_LINK = "https://www.openstreetmap.org/?mlat=37.21860&mlon=-3.59610#map=19/37.21860/-3.59610"
 TELEGRAM_SECRET = "contract-Secret_123"
 Credential = Literal["right", "wrong", "missing"]
 _NUMBERED = re.compile(r"^(\d+)\. (.+)$", re.MULTILINE)
@@ -112,7 +111,8 @@ class Platform:
 
     def location(self, resident: Resident, latitude: float, longitude: float) -> str:
         """A shared location, or a map link where the platform has no location type."""
-        return self.say(resident, MAP_LINK)
+        lat, lon = f"{latitude:.5f}", f"{longitude:.5f}"
+        return self.say(resident, f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=19/{lat}/{lon}")
 
     def choose(self, resident: Resident, label: str) -> str:
         """Pick the option ``label`` of the bot's last question (numbered lines: send the number)."""
@@ -551,7 +551,7 @@ class Town:
             raise AssertionError(f"no reply with {needle!r} to {resident.chat_id}; got:\n{got}") from None
         return text
 
-    def exchange(self, resident: Resident, act: Callable[[], str], needle: str) -> str:
+    def exchange(self, resident: Resident, act: Callable[[], object], needle: str) -> str:
         """Do ``act`` (a resident's message) and wait for the bot's answer containing ``needle``."""
         if self.inbox(resident):
             self.settled(resident)
