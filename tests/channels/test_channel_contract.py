@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pytest
 
 from bot.config import Config
+from bot.messages import Option
 from bot.outbox import Reply
 from models.db import Database
 from tests.support.contract import MENU, Platform, Town, platform_named, running_town
@@ -118,12 +119,14 @@ def test_a_reply_longer_than_the_limit_arrives_complete_and_in_order(town: Town)
     while sum(len(p) + 2 for p in paragraphs) < platform.max_text * 5 // 2:
         paragraphs.append(f"Párrafo {len(paragraphs)}: " + " ".join(next(words) for _ in range(40)))
     text = "\n\n".join(paragraphs)
-    town.enqueue(resident, Reply(text=text))
+    town.enqueue(resident, Reply(text=text, options=(Option("yes", "Sí"), Option("no", "No"))))
     wait_for(lambda: [row.status for row in town.outbox(resident)] == ["sent"], 60)
     parts = platform.replies(resident)
     assert len(parts) >= 3
-    assert all(len(part) <= platform.max_text for part in parts)
-    assert " ".join(" ".join(parts).split()) == " ".join(text.split())
+    assert all(len(part) <= platform.max_text for part in parts)  # Mastodon's own check counts the mention too
+    assert platform.last_options(resident) == ["Sí", "No"], "the options come with the last part"
+    numbered = "" if platform.buttons else " 1. Sí 2. No"
+    assert " ".join(" ".join(parts).split()) == " ".join(text.split()) + numbered
 
 
 def test_the_same_update_delivered_three_times_gets_one_reply(town: Town) -> None:

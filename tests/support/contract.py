@@ -52,6 +52,7 @@ from tests.support.fake_x import (
     account_activity_dm,
     environment,
     webhook_signature,
+    x_activity_dm,
 )
 from tests.support.mastodon import JUN_TOKEN, MastodonServer
 from tests.support.server import AppServer, tiny_png, wait_for
@@ -121,6 +122,14 @@ class Platform:
                 if shown.strip() == label:
                     return self.say(resident, number)
         raise AssertionError(f"no numbered option {label!r} in {self.replies(resident)}")
+
+    buttons = False
+    """Options come as buttons (otherwise as numbered lines at the end of the text)."""
+
+    def last_options(self, resident: Resident) -> list[str]:
+        """The labels of the options offered with the bot's last message."""
+        replies = self.replies(resident)
+        return [label.strip() for _, label in _NUMBERED.findall(replies[-1])] if replies else []
 
     def unsupported(self, resident: Resident, kind: Literal["sticker", "voice"]) -> str:
         """Content the bot cannot read; returns the ``unsupported`` kind the inbox row must carry."""
@@ -216,6 +225,12 @@ class TelegramPlatform(Platform):
             if any(button["text"] == label for button in sent.buttons):
                 return str(self.fake.press(self._user(resident), sent, label))
         raise AssertionError(f"no button {label!r} sent to {resident.chat_id}")
+
+    buttons = True
+
+    def last_options(self, resident: Resident) -> list[str]:
+        sent = self.fake.sent_to(int(resident.chat_id))
+        return [button["text"] for button in sent[-1].buttons] if sent else []
 
     def unsupported(self, resident: Resident, kind: Literal["sticker", "voice"]) -> str:
         if kind == "sticker":
@@ -401,10 +416,13 @@ class XPlatform(Platform):
         for _ in range(times):
             response = self.sender.post(payload)
             assert response.status_code == 200, response.text
+        if "data" in payload:
+            return str(payload["data"]["payload"]["id"])
         return str(payload["direct_message_events"][0]["id"])
 
     def say(self, resident: Resident, text: str) -> str:
-        return self._deliver(account_activity_dm(resident.chat_id, text))
+        """Text comes in the X Activity API's shape; photos and other media in the Account Activity API's."""
+        return self._deliver(x_activity_dm(resident.chat_id, text))
 
     def photo(self, resident: Resident) -> str:
         return self._deliver(account_activity_dm(resident.chat_id, "", photo_url="https://ton.x.com/i/ton/1/2/a.jpg"))
