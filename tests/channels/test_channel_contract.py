@@ -25,7 +25,8 @@ from bot.config import Config
 from bot.messages import Option
 from bot.outbox import Reply
 from models.db import Database
-from tests.support.contract import MENU, Platform, Town, platform_named, running_town
+from tests.support.contract import MENU, Platform, Town, running_town
+from tests.support.contract_platforms import platform_named
 from tests.support.server import ROOT, PlazaProcess, run_plaza, wait_for
 
 PLATFORMS = ["telegram", "mastodon", "x"]

@@ -16,7 +16,8 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Config
 from models.db import Database
-from tests.support.contract import MENU, Platform, TelegramPlatform, platform_named, running_town
+from tests.support.contract import MENU, Platform, running_town
+from tests.support.contract_platforms import TelegramPlatform, platform_named
 from tests.support.databases import PostgresSchema, postgres_url
 from tests.support.server import wait_for
 from tests.support.tcpproxy import TcpProxy
