@@ -6,7 +6,9 @@ message. :class:`RawStatement` compiles a Core statement once per dialect
 into the driver's SQL text and parameter order; :meth:`RawStatement.run`
 executes it on the connection's DB-API connection, inside whatever
 transaction the SQLAlchemy ``Connection`` has open (so commit, rollback and
-savepoints stay SQLAlchemy's).
+savepoints stay SQLAlchemy's). A driver error is raised as SQLAlchemy's
+(``sqlalchemy.exc.IntegrityError``, ``OperationalError``...), as a Core
+``execute`` would raise it, so callers catch one kind whichever path ran.
 
 Because SQLAlchemy's type processing is bypassed, callers convert values
 with :func:`db_json` and :func:`db_time`, and read JSON back with
@@ -24,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 __all__ = ["RawStatement", "db_json", "db_time", "from_db_json", "raw_insert"]
@@ -53,9 +56,12 @@ class RawStatement:
         driver = connection.connection.driver_connection
         assert driver is not None
         values = {**literals, **params}
-        if order is None:
-            return driver.execute(sql, values)
-        return driver.execute(sql, tuple(values[name] for name in order))
+        arguments: Any = values if order is None else tuple(values[name] for name in order)
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            return driver.execute(sql, arguments)
+        except dbapi.Error as error:
+            raise DBAPIError.instance(sql, arguments, error, dbapi.Error, dialect=connection.dialect) from error
 
 
 def db_json(connection: Connection, value: Any) -> str:

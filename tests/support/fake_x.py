@@ -115,6 +115,8 @@ class FakeX:
         self.media: dict[str, dict[str, Any]] = {}
         self.refused: list[str] = []
         """Why requests were refused (401s), for test failure messages."""
+        self.send_attempts: list[tuple[float, int]] = []
+        """Every DM send request that reached the API: (``time.monotonic()``, the status answered)."""
         self.app = Starlette(
             routes=[
                 Route("/2/users/me", self._me, methods=["GET"]),
@@ -219,6 +221,7 @@ class FakeX:
             return refused
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
+            self.send_attempts.append((time.monotonic(), failure.status if failure is not None else 201))
         if failure is not None:
             return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
         try:

@@ -14,7 +14,9 @@ loopback port in this process with:
   mock's own renderer leaves mentions as plain ``@name``, which would let a
   broken HTML-to-text pass;
 - :meth:`fault` for the mock's fault injection (429 with rate-limit headers,
-  5xx, timeouts).
+  5xx, timeouts);
+- :attr:`MastodonServer.requests`: every API request the server answered
+  (when, method, path, status), so a test can see what a client really sent.
 """
 
 from __future__ import annotations
@@ -90,13 +92,41 @@ class MastodonServer:
         )
         self._mock = MockServer(config=config)
         self.base_url = ""
+        self.requests: list[tuple[float, str, str, int, str]] = []
+        """``(time.monotonic(), method, path, status, bearer token)`` of every request answered, oldest first."""
+
+    def _recorded(self, app: Any) -> Any:
+        """``app`` wrapped so that every HTTP request it answers is appended to :attr:`requests`."""
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+
+            headers = dict(scope.get("headers") or [])
+            token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
+
+            async def send_recorded(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    self.requests.append((time.monotonic(), scope["method"], scope["path"], message["status"], token))
+                await send(message)
+
+            await app(scope, receive, send_recorded)
+
+        return recording
 
     def start(self) -> Self:
+        import mastodon_mock.app as mock_app
         import mastodon_mock.routers.statuses as statuses
 
         self._original_render = statuses.render_status_html
         statuses.render_status_html = mastodon_html
-        self._mock.start()
+        create_app = mock_app.create_app
+        mock_app.create_app = lambda *args, **kwargs: self._recorded(create_app(*args, **kwargs))
+        try:
+            self._mock.start()
+        finally:
+            mock_app.create_app = create_app
         self.base_url = self._mock.base_url
         self.http = httpx.Client(base_url=self.base_url, timeout=15.0)
         # Mastodon 4.3's default policy: private mentions from strangers are filtered.
@@ -153,6 +183,14 @@ class MastodonServer:
                 return replies
             assert time.monotonic() < deadline, f"{username} got {len(replies)} replies, expected {count}: {replies}"
             time.sleep(0.1)
+
+    def requests_to(self, method: str, path: str, token: str | None = None) -> list[tuple[float, int]]:
+        """``(time.monotonic(), status)`` of the requests ``method path`` (made with ``token``) answered so far."""
+        return [
+            (at, status)
+            for at, m, p, status, used in list(self.requests)
+            if m == method and p == path and token in (None, used)
+        ]
 
     @contextmanager
     def fault(self, *, path: str, status: int, count: int, headers: dict[str, str] | None = None) -> Iterator[str]:
