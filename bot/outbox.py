@@ -224,13 +224,18 @@ class Dispatcher:
     async def _run(self) -> None:
         while self._held:
             await asyncio.sleep(3600)
-        recovered = await anyio.to_thread.run_sync(self._recover)
-        if recovered:
-            log.warning(
-                "%d %s message(s) were being sent when Plaza stopped; sending them again", recovered, self._channel.name
-            )
+        recovered = False
         while True:
             try:
+                if not recovered:  # first thing, and again until the database answers
+                    again = await anyio.to_thread.run_sync(self._recover)
+                    recovered = True
+                    if again:
+                        log.warning(
+                            "%d %s message(s) were being sent when Plaza stopped; sending them again",
+                            again,
+                            self._channel.name,
+                        )
                 sent = await self.dispatch_once()
             except Exception:  # the database may be briefly unavailable; keep the loop alive
                 log.exception("outbox dispatch for %s failed; retrying", self._channel.name)
