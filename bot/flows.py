@@ -131,6 +131,20 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "took_hours",
     "took_day",
     "took_days",
+    "verify_ask",
+    "verify_linked",
+    "verify_already",
+    "verify_malformed",
+    "verify_failed",
+    "verify_taken",
+    "verify_locked",
+    "unlink_confirm",
+    "unlinked",
+    "unlink_not_linked",
+    "account_unchanged",
+    "my_data",
+    "erase_confirm",
+    "erased",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

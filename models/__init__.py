@@ -12,9 +12,11 @@ from models.inbox import InboxItem
 from models.media import MediaItem
 from models.officials import OFFICIAL_ROLES, AuditEntry, ConversationNote, Official, OfficialIdentity
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
+from models.privacy import ExportToken
 from models.requests import ServiceRequest
 from models.residents import ChannelIdentity, Resident
 from models.subscriptions import Subscription
+from models.verification import VerificationCode, VerificationFailure
 
 __all__ = [
     "HANDOFF_STATUSES",
@@ -26,6 +28,7 @@ __all__ = [
     "ChannelIdentity",
     "Conversation",
     "ConversationNote",
+    "ExportToken",
     "FlowVersion",
     "HandoffRequest",
     "InboxItem",
@@ -38,6 +41,8 @@ __all__ = [
     "Resident",
     "ServiceRequest",
     "Subscription",
+    "VerificationCode",
+    "VerificationFailure",
     "metadata",
 ]
 
