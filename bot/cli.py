@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot import cli_residents
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowErrors, SchemaError
 
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     engine.add_argument("--conversations", type=int, default=200)
     engine.add_argument("--rounds", type=int, default=3)
     engine.add_argument("--batch", type=int, default=64)
+    cli_residents.add_parsers(commands)
     return parser
 
 
@@ -327,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_check_channels(config))
         if args.command == "requests":
             return _request_status(config, args.ticket, args.status, args.note)
+        if args.command in ("residents", "privacy"):
+            return cli_residents.run(config, args) or EXIT_OK
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

@@ -18,6 +18,7 @@ from bot.errors import PlazaError
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
+from bot.web.privacy import privacy_routes
 from bot.web.webhooks import webhook_routes
 
 __all__ = ["create_app"]
@@ -50,6 +51,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True) -
     chat, _api = chat_routes(plaza, web)
     routes.extend(chat)
     routes.extend(webhook_routes(plaza))
+    routes.extend(privacy_routes(plaza))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
