@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot import privacy, verification
+from bot import identity, privacy, verification
 from bot.access import SYSTEM
 from bot.answers import yes_or_no
 from bot.appointments import town_zone
@@ -53,6 +53,10 @@ def command(turn: Turn, said: Command, message: InboundMessage) -> None:
             return
         data["pending"] = "confirm_unlink"
         _ask_yes_no(turn, "unlink_confirm")
+    elif _own_resident(turn, message) is None:
+        # someone else in a resident's group chat: their data is not this conversation's
+        turn.say(turn.message("privacy_not_yours"))
+        turn.resume()
     elif said.name == "my_data":
         connection = turn.connection
         counts = privacy.summary(connection, turn.conversation.resident_id)
@@ -94,6 +98,10 @@ def answer(turn: Turn, message: InboundMessage) -> bool:
         turn.say(turn.message("unlinked"))
         turn.resume()
         return True
+    if _own_resident(turn, message) is None:
+        turn.say(turn.message("privacy_not_yours"))
+        turn.resume()
+        return True
     privacy.erase(turn.connection, conversation.resident_id, now)
     conversation.verified = False
     turn.say(turn.message("erased"))
@@ -125,16 +133,20 @@ def _redeem(turn: Turn, text: str, message: InboundMessage) -> None:
     turn.resume()
 
 
-def _refresh(turn: Turn, message: InboundMessage) -> None:
-    """Read the account's resident and verification again (a link or unlink just moved it)."""
-    from bot import identity
-
+def _own_resident(turn: Turn, message: InboundMessage) -> int | None:
+    """The conversation's resident, if the sender is them (their own account), else None."""
     found = identity.account(turn.connection, turn.conversation.channel, message.sender_id)
-    if found is not None:
-        turn.conversation.resident_id = found.resident_id
-        turn.conversation.verified = found.verified
-    else:
-        turn.conversation.verified = False
+    if found is None or found.resident_id != turn.conversation.resident_id:
+        return None
+    return found.resident_id
+
+
+def _refresh(turn: Turn, message: InboundMessage) -> None:
+    """Read the conversation's resident and the sender's verification again (a link or unlink just moved them)."""
+    conversation = turn.conversation
+    conversation.resident_id = identity.conversation_owner(turn.connection, conversation.id)
+    found = identity.account(turn.connection, conversation.channel, message.sender_id)
+    conversation.verified = found is not None and found.verified and found.resident_id == conversation.resident_id
 
 
 def _yes_no_options(turn: Turn) -> tuple[Option, ...]:

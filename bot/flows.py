@@ -145,6 +145,7 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "my_data",
     "erase_confirm",
     "erased",
+    "privacy_not_yours",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

@@ -33,6 +33,7 @@ __all__ = [
     "DocumentError",
     "Registered",
     "account",
+    "conversation_owner",
     "document_hash",
     "link",
     "normalize_document",
@@ -132,6 +133,15 @@ def account(connection: Connection, channel: str, platform_user_id: str) -> Acco
     if row is None:
         return None
     return Account(row.id, channel, platform_user_id, row.resident_id, bool(row.verified and row.resident_ok))
+
+
+def conversation_owner(connection: Connection, conversation_id: int) -> int:
+    """The resident a conversation belongs to (as stored: a link or unlink may just have moved it)."""
+    return int(
+        connection.execute(
+            select(CONVERSATIONS.c.resident_id).where(CONVERSATIONS.c.id == conversation_id)
+        ).scalar_one()
+    )
 
 
 def link(connection: Connection, channel: str, platform_user_id: str, resident_id: int, now: datetime) -> int:

@@ -123,3 +123,15 @@ def test_in_english(town: Config, database: Database) -> None:
     ana = Bot(town, database).chat("ana", channel="telegram", language="en")
     ana.say()
     assert "This is what we keep about you" in ana.say("my data")
+
+
+def test_someone_else_in_a_group_chat_gets_no_link(town: Config, database: Database) -> None:
+    from bot.inbox import accept
+
+    group = opened(Bot(town, database), "group-7")
+    report_streetlight(group, "Farola apagada en el grupo")
+    for text in ("mis datos", "borrar mis datos"):
+        accept(database.writer, [replace(group.message(text), sender_id="stranger")])
+        answer = "\n".join(reply.text for reply in group.process())
+        assert "Esta conversación no es suya" in answer and "/me/export/" not in answer
+    assert account(database, "telegram", "group-7") is not None
