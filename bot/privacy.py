@@ -12,7 +12,8 @@
   subscriptions and follows, unlinks and removes their channel accounts and
   clears their name, ID hash and contact. Audited as ``privacy_erased``.
 - :func:`purge` blanks message bodies older than ``privacy.retention_days``
-  (a scheduled job in :class:`bot.runtime.Plaza`, and ``plaza privacy purge``).
+  and deletes uploaded photos as old that no report keeps (a scheduled job in
+  :class:`bot.runtime.Plaza`, and ``plaza privacy purge``).
 
 A blanked message keeps its row, times and ids (so counts and response
 times stay true) and carries ``"erased": true``. Everything runs in the
@@ -27,7 +28,21 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Text, and_, cast, delete, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Text,
+    and_,
+    cast,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from bot import audit
 from bot.access import SYSTEM, Actor
@@ -380,6 +395,10 @@ def purge(db: Engine, retention_days: int, now: datetime) -> int:
         if len(ids) < _BATCH:
             break
     with db.begin() as connection:
+        # uploaded photos go too, except those a report keeps (its photo, shown to officials)
+        kept = select(REQUESTS.c.photo_ref).where(REQUESTS.c.photo_ref.is_not(None))
+        reference = literal("media:") + cast(MEDIA.c.id, String)
+        total += connection.execute(delete(MEDIA).where(MEDIA.c.created_at < cutoff, reference.not_in(kept))).rowcount
         total += connection.execute(
             update(OUTBOX)
             .where(

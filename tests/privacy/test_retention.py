@@ -126,3 +126,43 @@ def test_plaza_privacy_purge_and_residents_commands(tmp_path: Path) -> None:
         assert bad.returncode == 2 and "5 to 20 letters and digits" in bad.stderr
     finally:
         database.dispose()
+
+
+def test_old_photos_go_unless_a_report_keeps_them(database: Database) -> None:
+    from sqlalchemy import insert
+
+    from models import MediaItem, ServiceRequest
+
+    media, requests = MediaItem.__table__, ServiceRequest.__table__
+    old = datetime.now(UTC) - timedelta(days=400)
+    with database.writer.begin() as connection:
+        ids = [
+            connection.execute(
+                insert(media)
+                .values(
+                    channel="web",
+                    chat_id="s1",
+                    mime_type="image/png",
+                    size=3,
+                    sha256="0" * 64,
+                    data=b"png",
+                    created_at=when,
+                )
+                .returning(media.c.id)
+            ).scalar_one()
+            for when in (old, old, datetime.now(UTC))
+        ]
+        connection.execute(
+            insert(requests).values(
+                category="streetlight",
+                department="servicios",
+                description="Farola",
+                language="es",
+                channel="web",
+                photo_ref=f"media:{ids[1]}",
+            )
+        )
+    assert purge(database.writer, 365, datetime.now(UTC)) == 1
+    with database.writer.begin() as connection:
+        left = sorted(row.id for row in connection.execute(select(media.c.id)))
+    assert left == ids[1:]
