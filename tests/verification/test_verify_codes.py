@@ -294,3 +294,33 @@ def test_secret_key_of_a_development_sqlite_database(config: Config, database: D
     assert path.stat().st_mode & 0o777 == 0o600
     again = SecretKeys(replace(config, secret_key=None)).for_url(database.url)
     assert first.digest("code", "123456") == again.digest("code", "123456")
+
+
+def test_an_official_clerk_issues_and_is_named_in_the_audit(town: Config, database: Database) -> None:
+    from sqlalchemy import insert
+
+    from models import AuditEntry, Official
+
+    officials, audit_log = Official.__table__, AuditEntry.__table__
+    with database.writer.begin() as connection:
+        official_id = connection.execute(
+            insert(officials)
+            .values(
+                username="marta",
+                name="Marta",
+                department="secretaria",
+                role="clerk",
+                password_hash="x",
+                language="es",
+                disabled=False,
+                created_at=datetime.now(UTC),
+            )
+            .returning(officials.c.id)
+        ).scalar_one()
+    marta = Actor(official_id=official_id, username="marta", name="Marta", department="secretaria", role="clerk")
+    issue(database, actor=marta)
+    with database.writer.begin() as connection:
+        row = connection.execute(select(audit_log.c.official_id, audit_log.c.actor, audit_log.c.action)).one()
+        issued_by = connection.execute(select(CODES.c.official_id)).scalar_one()
+    assert tuple(row) == (official_id, "marta", "verification_issued")
+    assert issued_by == official_id
