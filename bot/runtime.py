@@ -169,7 +169,11 @@ class Plaza:
             ).first()
             outbox = connection.execute(
                 select(OUTBOX.c.id)
-                .where(OUTBOX.c.channel == channel, OUTBOX.c.chat_id == chat_id, OUTBOX.c.status == "pending")
+                .where(
+                    OUTBOX.c.channel == channel,
+                    OUTBOX.c.chat_id == chat_id,
+                    OUTBOX.c.status.in_(("pending", "sending")),  # a row being sent is not sent yet
+                )
                 .limit(1)
             ).first()
         return inbox is not None or outbox is not None
@@ -230,8 +234,12 @@ class Plaza:
             await asyncio.sleep(self._reminder_interval)
 
     async def _purge(self) -> None:
-        """Blank message bodies older than ``privacy.retention_days`` now (after a restart too) and every interval."""
+        """Blank message bodies older than ``privacy.retention_days`` a minute after start, then every interval.
+
+        The minute keeps the purge out of the way of a starting server's first messages.
+        """
         assert self._purge_interval is not None
+        await asyncio.sleep(min(60.0, self._purge_interval))
         while True:
             try:
                 purged = await anyio.to_thread.run_sync(

@@ -166,3 +166,23 @@ def test_old_photos_go_unless_a_report_keeps_them(database: Database) -> None:
     with database.writer.begin() as connection:
         left = sorted(row.id for row in connection.execute(select(media.c.id)))
     assert left == ids[1:]
+
+
+async def test_the_server_purges_on_a_schedule(town: Config, database: Database) -> None:
+    import asyncio
+
+    import anyio.to_thread
+
+    from bot.runtime import Plaza
+
+    ana = Bot(town, database).chat("ana", channel="telegram")
+    ana.say()
+    ana.say("Un mensaje de hace mucho")
+    age(database, "Un mensaje de hace mucho", 400)
+    plaza = Plaza(town, [], database=database, reload_interval=None, reminder_interval=None, purge_interval=0.1)
+    async with plaza:
+        for _ in range(200):
+            if "Un mensaje de hace mucho" not in await anyio.to_thread.run_sync(bodies, database):
+                break
+            await asyncio.sleep(0.05)
+    assert "Un mensaje de hace mucho" not in bodies(database)
