@@ -376,15 +376,22 @@ class Turn:
         conversation = self.conversation
         if conversation.verified:
             return False
-        required = self.flow.flow.requires == "verified"
-        try:
-            required = required or self.engine.catalog.current(conversation.flow).flow.requires == "verified"
-        except KeyError:
-            pass  # the flow was removed: its pinned version decides
+        catalog = self.engine.catalog
+        # the flow we are in, and the flows that called it (a part inside a verified procedure)
+        pinned = [(conversation.flow, conversation.flow_version)]
+        pinned += [(frame["flow"], frame["version"]) for frame in conversation.data["stack"]]
+        required = False
+        for name, version in pinned:
+            required = required or catalog.get(name, version, self.connection).flow.requires == "verified"
+            try:
+                required = required or catalog.current(name).flow.requires == "verified"
+            except KeyError:
+                pass  # the flow was removed: its pinned version decides
         if not required:
             return False
         self.say(self.message("requires_verified"))
         conversation.data["history"] = []
+        conversation.data["pending"] = None
         self._start_flow(self.engine.catalog.main)
         self.enter(conversation.state)
         return True

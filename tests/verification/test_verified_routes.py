@@ -235,3 +235,31 @@ def test_someone_else_in_a_verified_residents_group_chat(bot: Bot, database: Dat
     accept(database.writer, [stranger])
     answer = "\n".join(reply.text for reply in chat.process())
     assert REFUSED in answer and CERTIFICATE not in answer
+
+
+VERIFIED_CALLER = """\
+flow: caller
+title: {es: Consulta, en: Enquiry}
+start: where
+requires: verified
+states:
+  where:
+    call: ask_place
+    next: done
+  done:
+    say: {es: Gracias., en: Thanks.}
+    end: true
+"""
+
+
+def test_inside_a_part_called_by_a_verified_flow(town: Config, database: Database, tmp_path: Path) -> None:
+    """Unlinked while answering a part (ask_place) that a verified-only flow called: the part goes too."""
+    verified_town = town_with(town, tmp_path, secret_as_part=False)
+    (verified_town.flows_dir / "caller.yaml").write_text(VERIFIED_CALLER, encoding="utf-8")
+    chat = opened(Bot(verified_town, database))
+    verified(chat, database)
+    assert "¿Dónde es?" in chat.say("Consulta")
+    with database.writer.begin() as connection:
+        unlink_account(connection, CLI, channel="telegram", platform_user_id="ana", now=datetime.now(UTC))
+    answer = chat.say("Calle Real 5")
+    assert REFUSED in answer and "Gracias." not in answer
