@@ -46,7 +46,7 @@ from datetime import date, timedelta
 from bot.flows import OptionSpec, Step, Text
 from bot.messages import InboundMessage, Option
 
-__all__ = ["MAX_TEXT", "SKIP", "Accepted", "Rejected", "Value", "options_for", "read_answer"]
+__all__ = ["MAX_TEXT", "SKIP", "Accepted", "Rejected", "Value", "options_for", "read_answer", "yes_or_no"]
 
 MAX_TEXT = 1000
 """The longest text answer when the step sets no ``max_length``."""
@@ -258,6 +258,12 @@ def _read_yes_no(options: Sequence[Option], message: InboundMessage, text: str) 
     if first in _YES_WORDS:
         return _yes_no("yes", labels)
     return Rejected("hint_yes_no")
+
+
+def yes_or_no(options: Sequence[Option], message: InboundMessage) -> str | None:
+    """``yes`` or ``no`` for an answer to a yes/no question the engine asks itself, else None."""
+    result = _read_yes_no(options, message, _clean(message.text or ""))
+    return str(result.value) if isinstance(result, Accepted) else None
 
 
 def _yes_no(key: str, labels: Mapping[str, str]) -> Accepted:

@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot import cli_residents
 from bot.cli_officials import add_officials_parser, first_admin, run_officials
 from bot.cli_relay import add_parser as add_relay_parser
 from bot.cli_relay import run as run_relay
@@ -127,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     engine.add_argument("--conversations", type=int, default=200)
     engine.add_argument("--rounds", type=int, default=3)
     engine.add_argument("--batch", type=int, default=64)
+    cli_residents.add_parsers(commands)
     return parser
 
 
@@ -395,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.cli_apikeys import run as run_apikeys
 
             return run_apikeys(config, args)
+        if args.command in ("residents", "privacy"):
+            return cli_residents.run(config, args) or EXIT_OK
         if args.command == "bench":
             from bot.bench import run_engine_bench
 

@@ -10,6 +10,8 @@ Environment variables (they win over the file):
 - ``PLAZA_DATABASE_URL``: the database URL
 - ``PLAZA_HOST`` / ``PLAZA_PORT``: where ``plaza serve`` listens
 - ``PLAZA_FLOWS_DIR``: the flows folder
+- ``PLAZA_SECRET_KEY``: the server's secret for keyed hashes (ID numbers, verification
+  codes); see :mod:`bot.secretkey` for what happens without it
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "Department",
     "HandoffSettings",
     "Person",
+    "PrivacySettings",
     "Procedure",
     "Service",
     "Topic",
@@ -114,6 +117,19 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    """config.yaml's ``privacy:``: how long message bodies are kept, and where download links point.
+
+    ``retention_days``: message bodies (what residents wrote, what was sent
+    to them) older than this are purged; ``public_url``: the address residents
+    reach this server at, for their data download links (None: ``http://host:port``).
+    """
+
+    retention_days: int = 365
+    public_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     town_name: str
@@ -135,6 +151,8 @@ class Config:
     services: Mapping[str, Service] = field(default_factory=dict)
     people: Mapping[str, Person] = field(default_factory=dict)
     handoff: HandoffSettings = field(default_factory=lambda: HandoffSettings())
+    privacy: PrivacySettings = field(default_factory=lambda: PrivacySettings())
+    secret_key: str | None = field(default=None, repr=False)
 
     def language_for(self, hint: str | None) -> str:
         """The configured language closest to a locale hint (``en-GB``, ``es_ES.UTF-8``)."""
@@ -349,6 +367,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "people",
             "channels",
             "handoff",
+            "privacy",
         ),
         "",
     )
@@ -525,6 +544,8 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         services=services,
         people=people,
         handoff=_read_handoff(reader, root, departments),
+        privacy=_read_privacy(reader, root),
+        secret_key=environ.get("PLAZA_SECRET_KEY") or None,
     )
 
 
@@ -546,3 +567,27 @@ def _read_handoff(reader: _Reader, root: CommentedMap, departments: Mapping[str,
         failures=failures,
         alert_after_minutes=minutes,
     )
+
+
+def _read_privacy(reader: _Reader, root: CommentedMap) -> PrivacySettings:
+    node = reader.section(root, "privacy", "privacy", required=False)
+    reader.known_keys(node, ("retention_days", "public_url"), "privacy")
+    days = node.get("retention_days", 365)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
+        raise reader.fail(
+            node,
+            "privacy.retention_days",
+            f"expected a number of days, found {days!r}",
+            "write a whole number of days from 1 to 36500, e.g. `retention_days: 365`",
+            "retention_days",
+        )
+    public_url = reader.string(node, "public_url", "privacy") if "public_url" in node else None
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise reader.fail(
+            node,
+            "privacy.public_url",
+            f"expected a web address, found {public_url!r}",
+            "write the address residents reach Plaza at, e.g. `public_url: https://plaza.jun.es`",
+            "public_url",
+        )
+    return PrivacySettings(retention_days=days, public_url=public_url.rstrip("/") if public_url else None)

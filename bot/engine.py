@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
 
 from bot import handoff
 from bot.catalog import FlowCatalog, flow_context
@@ -39,6 +39,7 @@ from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from bot.relay import Relay, official_of, tell
 from bot.relay_commands import OfficialMessages
+from bot.secretkey import SecretKeys
 from bot.turn import Turn
 from models import ChannelIdentity, Conversation, InboxItem, Resident
 from models.rawsql import RawStatement, db_json, db_time, from_db_json, raw_insert
@@ -70,8 +71,14 @@ _FIND_CONVERSATION = RawStatement(
         CONVERSATIONS.c.data,
         RESIDENTS.c.verified,
         CONVERSATIONS.c.mode,
+        IDENTITIES.c.resident_id,
     )
     .join(RESIDENTS, RESIDENTS.c.id == CONVERSATIONS.c.resident_id)
+    # the sender's own account: only the resident's own (linked) account speaks for a verified resident
+    .outerjoin(
+        IDENTITIES,
+        and_(IDENTITIES.c.channel == CONVERSATIONS.c.channel, IDENTITIES.c.platform_user_id == bindparam("sender_id")),
+    )
     .where(CONVERSATIONS.c.channel == bindparam("channel"), CONVERSATIONS.c.chat_id == bindparam("chat_id"))
 )
 _FIND_IDENTITY = RawStatement(
@@ -146,6 +153,7 @@ class Engine:
         self.config = config
         self.catalog = catalog
         self.option_sources = flow_context(config).option_sources
+        self.secrets = SecretKeys(config)  # read (or made) on first use: verification codes
         self._today = today or (lambda: datetime.now(UTC).date())
 
     def today(self) -> date:
@@ -259,9 +267,13 @@ class Engine:
         return wording.text("error_handed_over", language, to=to)
 
     def _conversation(self, connection: Connection, message: InboundMessage, now: datetime) -> ConversationState:
-        row = _FIND_CONVERSATION.run(connection, {"channel": message.channel, "chat_id": message.chat_id}).fetchone()
+        row = _FIND_CONVERSATION.run(
+            connection, {"channel": message.channel, "chat_id": message.chat_id, "sender_id": message.sender_id}
+        ).fetchone()
         if row is not None:
-            conversation_id, resident_id, flow, flow_version, state, language, version, data, verified, mode = row
+            conversation_id, resident_id, flow, flow_version, state, language, version, data, verified, mode = row[:10]
+            owner = row[10]
+            verified = verified and owner == resident_id
             return ConversationState(
                 id=conversation_id,
                 channel=message.channel,

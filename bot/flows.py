@@ -160,6 +160,21 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "took_days",
     "broadcast",
     "broadcast_public",
+    "verify_ask",
+    "verify_linked",
+    "verify_already",
+    "verify_malformed",
+    "verify_failed",
+    "verify_taken",
+    "verify_locked",
+    "unlink_confirm",
+    "unlinked",
+    "unlink_not_linked",
+    "account_unchanged",
+    "my_data",
+    "erase_confirm",
+    "erased",
+    "privacy_not_yours",
 )
 """The keys ``flows/messages.yaml`` must define, each in every language."""
 

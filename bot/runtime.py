@@ -29,6 +29,7 @@ from bot.errors import FlowErrors
 from bot.inbox import Accepted, Upload, accept
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
+from bot.privacy import purge
 from bot.processor import Processor
 from bot.reminders import send_due_reminders
 from models import InboxItem, OutboxItem
@@ -54,6 +55,7 @@ class Plaza:
         reload_interval: float | None = 2.0,
         poll_interval: float = 1.0,
         reminder_interval: float | None = 60.0,
+        purge_interval: float | None = 24 * 3600.0,
     ) -> None:
         self.config = config
         self._owns_database = database is None
@@ -82,6 +84,8 @@ class Plaza:
         self._reminder_interval = reminder_interval
         self._reminder: asyncio.Task[None] | None = None
         self._resumer: asyncio.Task[None] | None = None
+        self._purge_interval = purge_interval
+        self._purger: asyncio.Task[None] | None = None
         self._started = False
 
     async def __aenter__(self) -> Plaza:
@@ -109,6 +113,8 @@ class Plaza:
             if self._reminder_interval:
                 self._reminder = asyncio.create_task(self._remind(), name="plaza-reminders")
             self._resumer = asyncio.create_task(self._resume_broadcasts(), name="plaza-broadcast-resume")
+            if self._purge_interval:
+                self._purger = asyncio.create_task(self._purge(), name="plaza-retention")
         except BaseException:
             await self.stop()
             raise
@@ -117,14 +123,14 @@ class Plaza:
         if not self._started:
             return
         self._started = False
-        for task in (self._reloader, self._reminder, self._resumer):
+        for task in (self._reloader, self._reminder, self._resumer, self._purger):
             if task is not None:
                 task.cancel()
                 try:
                     await task
                 except asyncio.CancelledError:
                     pass
-        self._reloader = self._reminder = self._resumer = None
+        self._reloader = self._reminder = self._resumer = self._purger = None
         for channel in self.channels.values():
             try:
                 await channel.stop()
@@ -250,3 +256,25 @@ class Plaza:
             except Exception:
                 log.exception("queueing appointment reminders failed; trying again later")
             await asyncio.sleep(self._reminder_interval)
+
+    async def _purge(self) -> None:
+        """Blank message bodies older than ``privacy.retention_days`` a minute after start, then every interval.
+
+        The minute keeps the purge out of the way of a starting server's first messages.
+        """
+        assert self._purge_interval is not None
+        await asyncio.sleep(min(60.0, self._purge_interval))
+        while True:
+            try:
+                purged = await anyio.to_thread.run_sync(
+                    purge, self.database.writer, self.config.privacy.retention_days, datetime.now(UTC)
+                )
+                if purged:
+                    log.info(
+                        "purged the bodies of %d messages older than %d days",
+                        purged,
+                        self.config.privacy.retention_days,
+                    )
+            except Exception:
+                log.exception("purging old messages failed; trying again later")
+            await asyncio.sleep(self._purge_interval)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from bot import account
 from bot.actions import ACTIONS, ActionContext
 from bot.answers import MAX_TEXT, Accepted, Rejected, options_for, read_answer
 from bot.flows import OptionSpec, Step
@@ -150,10 +151,17 @@ class Turn:
                 self.enter(conversation.state)
                 return
             self._follow_moves()
+            if conversation.data.get("pending") in account.PENDING and account.answer(self, message):
+                return
+            command = None if message.choice else self.engine.catalog.snapshot.words.match(message.text)
+            if command is not None and command.name in account.ACCOUNT_COMMANDS:
+                account.command(self, command, message)
+                return
+            if self.refuse_unverified():
+                return
             if conversation.data.get("pending") == "language":
                 self._answer_language(message)
                 return
-            command = None if message.choice else self.engine.catalog.snapshot.words.match(message.text)
             if command is not None and command.name == "person" and self._person_flow() is None:
                 command = None  # the town has no flow for it: an ordinary answer
             if command is not None:
@@ -273,14 +281,8 @@ class Turn:
                 continue
             if step.goto:
                 other = self.engine.catalog.current(step.goto)
-                if other.flow.requires == "verified" and not self.conversation.verified:
-                    # nobody acts in another's name: explain how to verify, and offer the menu again
-                    self.say(self.message("requires_verified"))
-                    self.conversation.data["history"] = []
-                    self._start_flow(self.engine.catalog.main)
-                    state = self.conversation.state
-                    continue
-                self._start_flow(other)
+                if self._may_start(other):
+                    self._start_flow(other)
                 state = self.conversation.state
                 continue
             if step.waits:
@@ -325,10 +327,7 @@ class Turn:
         """Start flow ``name`` inside this one, or go to the menu if the resident may not start it."""
         conversation = self.conversation
         other = self.engine.catalog.current(name)
-        if other.flow.requires == "verified" and not conversation.verified:
-            self.say(self.message("requires_verified"))
-            conversation.data["history"] = []
-            self._start_flow(self.engine.catalog.main)
+        if not self._may_start(other):
             return
         stack = conversation.data["stack"]
         if len(stack) >= MAX_CALLS:
@@ -353,6 +352,58 @@ class Turn:
             raise FlowBroken(f"state {frame['state']!r} called a flow but has no `next` to go on with")
         self.enter(target)
         return True
+
+    def _may_start(self, compiled: CompiledFlow) -> bool:
+        """Whether this resident may start ``compiled``; if not, they are told how to verify and go to the menu.
+
+        Nobody acts in another's name: a flow with ``requires: verified`` is
+        only for a channel account linked to a resident the town hall checked.
+        """
+        if compiled.flow.requires != "verified" or self.conversation.verified:
+            return True
+        self.say(self.message("requires_verified"))
+        self.conversation.data["history"] = []
+        self._start_flow(self.engine.catalog.main)
+        return False
+
+    def refuse_unverified(self) -> bool:
+        """Leave a flow this resident may not be in (any more), to the menu; True if so.
+
+        A conversation can be in such a flow without having been let in by
+        :meth:`_may_start`: the account was unlinked meanwhile, the flow's new
+        version (reached through ``moved``) or the current one now requires it.
+        """
+        conversation = self.conversation
+        if conversation.verified:
+            return False
+        catalog = self.engine.catalog
+        # the flow we are in, and the flows that called it (a part inside a verified procedure)
+        pinned = [(conversation.flow, conversation.flow_version)]
+        pinned += [(frame["flow"], frame["version"]) for frame in conversation.data["stack"]]
+        required = False
+        for name, version in pinned:
+            required = required or catalog.get(name, version, self.connection).flow.requires == "verified"
+            try:
+                required = required or catalog.current(name).flow.requires == "verified"
+            except KeyError:
+                pass  # the flow was removed: its pinned version decides
+        if not required:
+            return False
+        self.say(self.message("requires_verified"))
+        conversation.data["history"] = []
+        conversation.data["pending"] = None
+        self._start_flow(self.engine.catalog.main)
+        self.enter(conversation.state)
+        return True
+
+    def resume(self) -> None:
+        """Ask the current question again, unless this resident may not be in this flow (then the menu)."""
+        if not self.refuse_unverified():
+            self.ask()
+
+    def restart(self) -> None:
+        """Forget where we were and show the main menu."""
+        self._restart()
 
     def _start_flow(self, compiled: CompiledFlow) -> None:
         conversation = self.conversation
@@ -401,7 +452,8 @@ class Turn:
             flow = self._person_flow()
             if flow is not None:
                 data["history"] = []
-                self._start_flow(flow)
+                if self._may_start(flow):
+                    self._start_flow(flow)
                 self.enter(self.conversation.state)
         elif command.name == "emergency":
             # 112 at once, then the same question: nothing the resident answered is lost
@@ -439,7 +491,7 @@ class Turn:
             data["answers"].pop(entry["save"], None)
             data["shown"].pop(entry["save"], None)
         conversation.state = entry["state"]
-        self.ask()
+        self.resume()
 
     def _language_options(self) -> tuple[Option, ...]:
         names = {"es": "Español", "en": "English"}

@@ -1,4 +1,5 @@
-"""The global words (menu, help, cancel, back, language, person, emergency) that work in every state.
+"""The global words (menu, help, cancel, back, language, person, emergency, and the account's:
+verify, unlink, my_data, erase) that work in every state.
 
 The words themselves are wording, so they live in ``flows/words.yaml``;
 this module reads them and recognizes them in what a resident wrote.
@@ -16,9 +17,23 @@ from ruamel.yaml.comments import CommentedMap
 from bot.errors import FlowError, FlowErrors
 from bot.yamlfile import YamlProblem, key_line, read_yaml
 
-__all__ = ["COMMANDS", "Command", "GlobalWords", "load_words", "normalize"]
+__all__ = ["COMMANDS", "WITH_ARGUMENT", "Command", "GlobalWords", "load_words", "normalize"]
 
-COMMANDS = ("menu", "help", "cancel", "back", "language", "person", "emergency")
+COMMANDS = (
+    "menu",
+    "help",
+    "cancel",
+    "back",
+    "language",
+    "person",
+    "emergency",
+    "verify",
+    "unlink",
+    "my_data",
+    "erase",
+)
+WITH_ARGUMENT = ("verify",)
+"""Commands that may be followed by what they act on ("verificar 123456")."""
 
 
 def normalize(text: str) -> str:
@@ -31,10 +46,12 @@ def normalize(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A recognized global word; ``language`` is set for "idioma en"-like commands."""
+    """A recognized global word; ``language`` is set for "idioma en"-like commands, ``argument`` for
+    "verificar 123456"-like ones (the rest of the text, normalized)."""
 
     name: str
     language: str | None = None
+    argument: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +69,8 @@ class GlobalWords:
         head, _, rest = normalized.partition(" ")
         if self.words.get(head) == "language" and rest in self.language_names:
             return Command("language", self.language_names[rest])
+        if self.words.get(head) in WITH_ARGUMENT and rest:
+            return Command(self.words[head], argument=rest)
         return None
 
     def language_named(self, text: str | None) -> str | None:

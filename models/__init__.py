@@ -14,10 +14,12 @@ from models.inbox import InboxItem
 from models.media import MediaItem
 from models.officials import OFFICIAL_ROLES, AuditEntry, ConversationNote, Official, OfficialIdentity
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
+from models.privacy import ExportToken
 from models.requests import ServiceRequest
 from models.residents import ChannelIdentity, Resident
 from models.sessions import LoginAttempt, OfficialSession
 from models.subscriptions import Subscription
+from models.verification import VerificationCode, VerificationFailure
 
 __all__ = [
     "BROADCAST_STATUSES",
@@ -32,6 +34,7 @@ __all__ = [
     "ChannelIdentity",
     "Conversation",
     "ConversationNote",
+    "ExportToken",
     "FlowVersion",
     "HandoffRequest",
     "InboxItem",
@@ -46,6 +49,8 @@ __all__ = [
     "Resident",
     "ServiceRequest",
     "Subscription",
+    "VerificationCode",
+    "VerificationFailure",
     "metadata",
 ]
 

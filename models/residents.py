@@ -13,7 +13,12 @@ __all__ = ["ChannelIdentity", "Resident"]
 
 
 class Resident(SQLModel, table=True):
-    """A person. ``verified`` is set once a clerk checked their ID."""
+    """A person. ``verified`` is set once a clerk checked their ID.
+
+    A resident a clerk registered has ``name`` (as on the ID), ``document_hash``
+    (a keyed hash of the ID document's number: never the number itself) and
+    maybe ``contact``; residents created for an unknown sender have none of them.
+    """
 
     __tablename__ = "residents"
 
@@ -21,13 +26,22 @@ class Resident(SQLModel, table=True):
     display_name: str | None = Field(default=None, max_length=200)
     language: str = Field(max_length=8)
     verified: bool = Field(default=False)
+    name: str | None = Field(default=None, max_length=200)
+    document_hash: str | None = Field(default=None, max_length=64, unique=True)
+    contact: str | None = Field(default=None, max_length=200)
+    verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, default=utcnow)
     )
 
 
 class ChannelIdentity(SQLModel, table=True):
-    """One account on one channel; belongs to exactly one resident."""
+    """One account on one channel; belongs to exactly one resident.
+
+    ``verified`` once the account sent a clerk's code for its resident (then
+    the resident is verified too); unlinking clears it and moves the account
+    to a resident of its own.
+    """
 
     __tablename__ = "channel_identities"
     __table_args__ = (UniqueConstraint("channel", "platform_user_id", name="uq_identity_channel_user"),)

@@ -20,6 +20,7 @@ from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
 from bot.web.inbox import inbox_routes
 from bot.web.open311 import open311_routes
+from bot.web.privacy import privacy_routes
 from bot.web.public import public_routes
 from bot.web.webhooks import webhook_routes
 
@@ -54,6 +55,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
     routes.extend(webhook_routes(plaza))
     routes.extend(inbox_routes(plaza, live_interval=live_interval))
     routes.extend(open311_routes(plaza))
+    routes.extend(privacy_routes(plaza))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
