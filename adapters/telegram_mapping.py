@@ -186,7 +186,7 @@ def send_error(error: TelegramError) -> RetryLater | Undeliverable:
     """Telegram's refusal as the outbox's kind of failure."""
     text = error.message
     if isinstance(error, RetryAfter):
-        return RetryLater(NAME, _retry_after(error), text)
+        return RetryLater(NAME, _retry_after(error), text, rate_limited=True)
     if isinstance(error, Forbidden):
         return Undeliverable(NAME, text)
     if isinstance(error, ChatMigrated):

@@ -1,10 +1,21 @@
-"""A running Plaza: database, flows, engine, processor, channels and their dispatchers.
+"""A running Plaza: database, flows, engine, processor or workers, channels and their dispatchers.
 
 ``plaza serve`` and ``plaza chat`` both build a :class:`Plaza` for the
 channels they host; it processes only those channels' inbox rows and sends
 only their outbox rows, so a terminal chat and a server can share one SQLite
 file. Use it as ``async with Plaza(...) as plaza:``; if starting fails half
 way, what was started is stopped again.
+
+Who runs the steps: on SQLite the embedded :class:`~bot.processor.Processor`
+(one thread, group commit). On PostgreSQL ``workers`` lease workers
+(:mod:`bot.worker`, default 1; 0 for a process that only accepts and sends),
+so any number of processes can share the database; a :class:`~bot.listener.Listener`
+wakes them and the dispatchers on ``NOTIFY``, and each dispatcher sends only
+while it holds its channel's sender lock (:mod:`bot.senderlock`).
+``process`` names the channels whose inbox this Plaza works on (default: the
+channels it hosts; ``plaza worker`` processes every channel and hosts only
+the platform ones), and ``receive=False`` hosts channels for sending only
+(no polling of the platform).
 """
 
 from __future__ import annotations
@@ -24,10 +35,13 @@ from bot.config import Config
 from bot.engine import Engine
 from bot.errors import FlowErrors
 from bot.inbox import Accepted, Upload, accept
+from bot.listener import INBOX_CHANNEL, OUTBOX_CHANNEL, Listener
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
 from bot.processor import Processor
 from bot.reminders import send_due_reminders
+from bot.senderlock import SenderLock
+from bot.worker import Worker, lease_seconds_from_env, worker_id
 from models import InboxItem, OutboxItem
 from models.db import Database
 
@@ -51,6 +65,10 @@ class Plaza:
         reload_interval: float | None = 2.0,
         poll_interval: float = 1.0,
         reminder_interval: float | None = 60.0,
+        workers: int | None = None,
+        process: Sequence[str] | None = None,
+        receive: bool = True,
+        lease_seconds: float | None = None,
     ) -> None:
         self.config = config
         self._owns_database = database is None
@@ -61,16 +79,47 @@ class Plaza:
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
         self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
         self.dispatchers = {
-            name: Dispatcher(self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent)
+            name: Dispatcher(
+                self.database.writer,
+                channel,
+                poll_interval=poll_interval,
+                on_sent=self._sent,
+                lock=SenderLock(self.database.writer, name),
+            )
             for name, channel in self.channels.items()
         }
-        self.processor = Processor(
-            self.database.writer,
-            self.engine,
-            list(self.channels),
-            on_committed=self._committed,
-            poll_interval=poll_interval,
-        )
+        self._receive = receive
+        processed = list(self.channels) if process is None else list(process)
+        self.processor: Processor | None = None
+        self.workers: list[Worker] = []
+        self.listener: Listener | None = None
+        if self.database.sqlite:
+            if workers != 0 and processed:
+                self.processor = Processor(
+                    self.database.writer,
+                    self.engine,
+                    processed,
+                    on_committed=self._committed,
+                    poll_interval=poll_interval,
+                )
+        else:
+            lease = lease_seconds or lease_seconds_from_env()
+            owner = worker_id()
+            count = 1 if workers is None else workers
+            self.workers = [
+                Worker(
+                    self.database.writer,
+                    self.engine,
+                    processed,
+                    owner=f"{owner}/{number}",
+                    lease_seconds=lease,
+                    on_committed=self._committed,
+                )
+                for number in range(count if processed else 0)
+            ]
+            self.listener = Listener(
+                self.database.writer, {INBOX_CHANNEL: self._inbox_notified, OUTBOX_CHANNEL: self._outbox_notified}
+            )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reload_interval = reload_interval
         self._reloader: asyncio.Task[None] | None = None
@@ -95,9 +144,15 @@ class Plaza:
         try:
             for dispatcher in self.dispatchers.values():
                 await dispatcher.start()
-            self.processor.start()
-            for channel in self.channels.values():
-                await channel.start(self.dispatch)
+            if self.listener is not None:
+                self.listener.start()
+            if self.processor is not None:
+                self.processor.start()
+            for worker in self.workers:
+                worker.start()
+            if self._receive:
+                for channel in self.channels.values():
+                    await channel.start(self.dispatch)
             if self._reload_interval:
                 self._reloader = asyncio.create_task(self._watch_flows(), name="plaza-flow-reload")
             if self._reminder_interval:
@@ -123,7 +178,12 @@ class Plaza:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s failed", channel.name)
-        await anyio.to_thread.run_sync(self.processor.stop)
+        if self.processor is not None:
+            await anyio.to_thread.run_sync(self.processor.stop)
+        for worker in self.workers:
+            await anyio.to_thread.run_sync(worker.stop)
+        if self.listener is not None:
+            await anyio.to_thread.run_sync(self.listener.stop)
         for dispatcher in self.dispatchers.values():
             await dispatcher.stop()
         if self._owns_database:
@@ -139,8 +199,22 @@ class Plaza:
         """Store messages durably; returns once committed."""
         results = await anyio.to_thread.run_sync(accept, self.database.writer, messages, uploads)
         if any(not result.duplicate for result in results):
-            self.processor.wake()
+            self._wake_processing()
         return results
+
+    def _wake_processing(self) -> None:
+        if self.processor is not None:
+            self.processor.wake()
+        for worker in self.workers:
+            worker.wake()
+
+    def _inbox_notified(self, channel: str) -> None:
+        """From the listener thread: new messages were committed somewhere."""
+        self._wake_processing()
+
+    def _outbox_notified(self, channel: str) -> None:
+        """From the listener thread: some process committed replies for ``channel``."""
+        self._committed({channel})
 
     async def settle(self, channel: str, chat_id: str, timeout: float = 10.0) -> bool:
         """Wait until one chat has nothing left to process or send; False if ``timeout`` came first."""

@@ -1,4 +1,4 @@
-"""The one ASGI app: web chat, health, and (later) webhooks, inbox, Open311 and public pages."""
+"""The one ASGI app: web chat, webhooks, health and Prometheus metrics (``/metrics``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.web import WebChannel
 from bot.errors import PlazaError
+from bot.listener import one_line
+from bot.metrics import CONTENT_TYPE, render
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
@@ -43,10 +45,18 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True) -
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "town": plaza.config.town_name})
 
+    async def metrics(request: Request) -> Response:
+        try:
+            body = await anyio.to_thread.run_sync(render, plaza.database.reader)
+        except Exception as error:  # the backlogs need the database; this process's own metrics do not
+            log.warning("metrics: the database cannot be reached (%s); backlogs left out", one_line(error))
+            body = render(None)
+        return Response(body, media_type=CONTENT_TYPE)
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/chat", status_code=307)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/", home)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics), Route("/", home)]
     chat, _api = chat_routes(plaza, web)
     routes.extend(chat)
     routes.extend(webhook_routes(plaza))
