@@ -178,6 +178,8 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        # A test hook: PLAZA_TEST_STEP_DELAY=seconds sleeps after each step, so a test can kill a worker mid-round.
+        self._step_delay = float(os.environ.get("PLAZA_TEST_STEP_DELAY", "0") or 0)
         # The server-side limits that keep every wait well under the lease.
         self._timeouts = {
             "statement": f"{max(100, int(lease_seconds * 1000 / 3))}ms",
@@ -323,10 +325,12 @@ class Worker:
         for row in rows:
             by_chat[(row.channel, row.chat_id)].append(row)
         touched: set[str] = set()
+        # A round stays well inside the lease: chats not started by half of it are handed back untouched.
+        budget = time.monotonic() + self.lease_seconds / 2
         with self._db.begin() as connection:
             self._limit(connection)
             for claim in claims:
-                chat_rows = by_chat[claim.key]
+                chat_rows = by_chat[claim.key] if time.monotonic() < budget else []
                 if careful:
                     if self._careful_chat(connection, claim, chat_rows):
                         touched.add(claim.channel)
@@ -338,6 +342,8 @@ class Worker:
                     except Exception as error:
                         raise _Redo() from error
                     STEP_SECONDS.observe(time.perf_counter() - started)
+                    if self._step_delay:
+                        time.sleep(self._step_delay)
                 if chat_rows:
                     touched.add(claim.channel)
             if not careful:
@@ -360,6 +366,8 @@ class Worker:
                 step.commit()
                 STEP_SECONDS.observe(time.perf_counter() - started)
                 wrote = True
+                if self._step_delay:
+                    time.sleep(self._step_delay)
             except Exception as error:
                 step.rollback()
                 final = row.attempts + 1 >= self._max_attempts
