@@ -88,7 +88,7 @@ def wait_for_database(url: str, *, interval: float = 2.0) -> None:
         database.dispose()
 
 
-def _metrics_server(engine: Engine, host: str, port: int) -> None:
+def _metrics_server(engine: Engine, channels: list[str], host: str, port: int) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.registry import Collector
 
@@ -97,7 +97,7 @@ def _metrics_server(engine: Engine, host: str, port: int) -> None:
     class _Everything(Collector):
         def collect(self) -> Iterator[object]:  # type: ignore[override]
             yield from REGISTRY.collect()
-            yield from BacklogCollector(engine).collect()
+            yield from BacklogCollector(engine, channels).collect()
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Everything())
@@ -116,7 +116,7 @@ async def _run(config: Config, workers: int, lease: float | None, metrics: tuple
         plaza.database.dispose()
         raise _NeedsPostgres()
     if metrics is not None:
-        _metrics_server(plaza.database.writer, *metrics)
+        _metrics_server(plaza.database.writer, process, *metrics)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

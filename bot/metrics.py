@@ -19,7 +19,7 @@ updated where the work happens (:mod:`bot.processor`, :mod:`bot.worker`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -81,8 +81,10 @@ LEASES_LOST = Counter(
 class BacklogCollector(Collector):
     """Reads the inbox and outbox backlogs from the database at each scrape."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, channels: Sequence[str] = ()) -> None:
         self._engine = engine
+        self._channels = tuple(channels)
+        """Channels reported even with an empty inbox (0 rather than no sample)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         inbox = GaugeMetricFamily("plaza_inbox_backlog", "Inbox rows waiting for a step", labels=["channel"])
@@ -92,9 +94,12 @@ class BacklogCollector(Collector):
             labels=["channel", "priority", "status"],
         )
         with self._engine.connect() as connection:
+            waiting = dict.fromkeys(self._channels, 0)
             for channel, count in connection.execute(
                 select(INBOX.c.channel, func.count()).where(INBOX.c.status == "pending").group_by(INBOX.c.channel)
             ):
+                waiting[channel] = count
+            for channel, count in sorted(waiting.items()):
                 inbox.add_metric([channel], float(count))
             for channel, priority, status, count in connection.execute(
                 select(OUTBOX.c.channel, OUTBOX.c.priority, OUTBOX.c.status, func.count())
@@ -106,11 +111,11 @@ class BacklogCollector(Collector):
         yield outbox
 
 
-def render(engine: Engine | None = None) -> bytes:
+def render(engine: Engine | None = None, channels: Sequence[str] = ()) -> bytes:
     """The Prometheus text exposition: this process's metrics, plus the backlogs of ``engine``'s database."""
     text = generate_latest(REGISTRY)
     if engine is not None:
         backlog = CollectorRegistry(auto_describe=False)
-        backlog.register(BacklogCollector(engine))
+        backlog.register(BacklogCollector(engine, channels))
         text += generate_latest(backlog)
     return text

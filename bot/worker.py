@@ -206,6 +206,13 @@ class Worker:
             thread.join(timeout)
 
     def _run(self) -> None:
+        log.info(
+            "worker %s started: channels %s, lease %gs",
+            self.owner,
+            ", ".join(self._channels),
+            self.lease_seconds,
+            extra={"worker": self.owner},
+        )
         pause = self._poll_interval
         while not self._stopping.is_set():
             try:

@@ -47,7 +47,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True) -
 
     async def metrics(request: Request) -> Response:
         try:
-            body = await anyio.to_thread.run_sync(render, plaza.database.reader)
+            body = await anyio.to_thread.run_sync(render, plaza.database.reader, list(plaza.channels))
         except Exception as error:  # the backlogs need the database; this process's own metrics do not
             log.warning("metrics: the database cannot be reached (%s); backlogs left out", one_line(error))
             body = render(None)
