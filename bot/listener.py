@@ -8,8 +8,9 @@ Who notifies what (on PostgreSQL only; the payload is the Plaza channel name):
 - A worker's commit notifies ``plaza_outbox`` for the channels whose
   replies it wrote: the process holding that channel's sender lock wakes.
 
-A notification is only a hint: a missed one (a reconnect, a process that was
-starting) costs one slow poll, never a message. :class:`Listener` runs one
+A notification is only a hint: a missed one (a process that was starting)
+costs one slow poll, never a message; after a reconnect ``on_listening``
+wakes everyone, since notifications sent meanwhile were lost. :class:`Listener` runs one
 thread with its own connection; when the database goes away it logs one line,
 waits and reconnects.
 """
@@ -63,10 +64,16 @@ class Listener:
     """Calls ``handlers[topic](payload)`` for every notification, from its own thread."""
 
     def __init__(
-        self, engine: Engine, handlers: Mapping[str, Callable[[str], None]], *, retry_interval: float = 2.0
+        self,
+        engine: Engine,
+        handlers: Mapping[str, Callable[[str], None]],
+        *,
+        retry_interval: float = 2.0,
+        on_listening: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._handlers = dict(handlers)
+        self._on_listening = on_listening
         self._retry_interval = retry_interval
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -97,6 +104,8 @@ class Listener:
                     log.warning("listening for notifications again")
                 failing = False
                 self.listening.set()
+                if self._on_listening is not None:
+                    self._on_listening()  # what was notified while nobody listened is looked at now
                 while not self._stopping.is_set():
                     for notification in connection.notifies(timeout=1.0):
                         handler = self._handlers.get(notification.channel)

@@ -113,12 +113,15 @@ class Plaza:
                     processed,
                     owner=f"{owner}/{number}",
                     lease_seconds=lease,
+                    poll_interval=max(poll_interval, 0.5),
                     on_committed=self._committed,
                 )
                 for number in range(count if processed else 0)
             ]
             self.listener = Listener(
-                self.database.writer, {INBOX_CHANNEL: self._inbox_notified, OUTBOX_CHANNEL: self._outbox_notified}
+                self.database.writer,
+                {INBOX_CHANNEL: self._inbox_notified, OUTBOX_CHANNEL: self._outbox_notified},
+                on_listening=self._listening,
             )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reload_interval = reload_interval
@@ -211,6 +214,11 @@ class Plaza:
     def _inbox_notified(self, channel: str) -> None:
         """From the listener thread: new messages were committed somewhere."""
         self._wake_processing()
+
+    def _listening(self) -> None:
+        """From the listener thread: (re)connected; look at everything, notifications may have been missed."""
+        self._wake_processing()
+        self._committed(set(self.dispatchers))
 
     def _outbox_notified(self, channel: str) -> None:
         """From the listener thread: some process committed replies for ``channel``."""

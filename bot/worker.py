@@ -231,7 +231,7 @@ class Worker:
                     )
                 self._failing = True
                 processed = 0
-                pause = min(30.0, pause * 2)
+                pause = min(10.0, pause * 2)
             except Exception:
                 log.exception("worker %s: a round failed; retrying", self.owner, extra={"worker": self.owner})
                 processed = 0

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from models.db import Database
 from tests.support.databases import PostgresSchema
 from tests.support.scale import (
     SCRIPT,
+    Cuttable,
     WorkerProcess,
     check_stream,
     pending,
@@ -20,7 +24,7 @@ from tests.support.scale import (
     send_round,
     town_with,
 )
-from tests.support.server import free_port, wait_for
+from tests.support.server import PlazaProcess, free_port, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -100,3 +104,63 @@ def test_a_worker_without_its_database_says_so_in_one_line_and_keeps_trying(
     said = [line for line in output.splitlines() if "cannot be reached" in line]
     assert len(said) == 1, output
     assert "127.0.0.1" in said[0] and "retrying" in said[0]
+
+
+def test_serve_without_workers_accepts_and_a_worker_answers(
+    tmp_path: Path, schema: PostgresSchema, pg: Database, workers: list[WorkerProcess]
+) -> None:
+    """`plaza serve --workers 0` stores and sends the web chat; a separate `plaza worker` runs the steps."""
+    town = town_with(tmp_path)
+    env = {"PLAZA_DATABASE_URL": schema_url(schema), "PLAZA_LOG_LEVEL": "INFO"}
+    server = PlazaProcess(town, env=env, args=("--workers", "0"))
+    try:
+        server.start()
+        session = uuid.uuid4().hex
+        url = f"{server.base_url}/chat/api/{session}/messages"
+        assert httpx.post(url, json={"text": "hola", "client_message_id": "m1"}, timeout=10).status_code == 202
+        time.sleep(1.0)  # nobody here runs steps
+        assert [row.status for row in rows(pg, "SELECT status FROM inbox")] == ["pending"]
+
+        worker = WorkerProcess(town, env)
+        workers.append(worker)
+        worker.wait_ready()
+        got = httpx.get(url, params={"after": 0, "wait": 20}, timeout=30).json()
+        assert got and any("¿En qué puedo ayudarle?" in message["text"] for message in got), got
+        assert [row.status for row in rows(pg, "SELECT status FROM inbox")] == ["done"]
+        metrics = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+        assert 'plaza_inbox_backlog{channel="web"} 0.0' in metrics
+    finally:
+        server.stop()
+
+
+def test_a_worker_that_loses_its_database_says_so_once_and_goes_on_when_it_is_back(
+    tmp_path: Path, schema: PostgresSchema, pg: Database, workers: list[WorkerProcess]
+) -> None:
+    database = make_url(schema.url)
+    proxy = Cuttable(database.host or "127.0.0.1", database.port or 5432)
+    try:
+        town = town_with(tmp_path)
+        worker = WorkerProcess(town, {"PLAZA_DATABASE_URL": proxy.url(schema), "PLAZA_LOG_LEVEL": "INFO"})
+        workers.append(worker)
+        worker.wait_ready()
+        send_round(pg, ["before"], 0)
+        wait_for(lambda: pending(pg) == 0, timeout=30)
+
+        proxy.cut()
+        send_round(pg, ["during"], 0)  # accepted (this test reaches the database directly); the worker cannot
+        time.sleep(4)
+        said = worker.output()
+        time.sleep(4)
+        assert worker.output().count("cannot be reached") == said.count("cannot be reached"), "no storm"
+        assert "Traceback" not in worker.output()
+        assert 1 <= said.count("cannot be reached") <= 2, said  # once per worker thread
+        assert pending(pg) == 1
+
+        proxy.restore()
+        wait_for(lambda: pending(pg) == 0, timeout=60, interval=0.2)
+        assert "the database answers again" in worker.output()
+        assert "Traceback" not in worker.output()
+        statuses = rows(pg, "SELECT chat_id, status, attempts FROM inbox ORDER BY id")
+        assert [tuple(row) for row in statuses] == [("before", "done", 1), ("during", "done", 1)]
+    finally:
+        proxy.close()

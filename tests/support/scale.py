@@ -3,9 +3,12 @@ a stream of messages from many chats, and the checks that nothing was lost, doub
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.inbox import accept
 from bot.messages import InboundMessage
@@ -163,3 +167,72 @@ def check_stream(database: Database, chats: Sequence[str], reference: Sequence[s
         inbox_ids = [inbox_id for inbox_id, _ in by_chat[chat]]
         assert inbox_ids == sorted(inbox_ids), f"{chat}: replies out of order"
         assert [reply for _, reply in by_chat[chat]] == list(reference), f"{chat}: not the conversation expected"
+
+
+class Cuttable:
+    """A TCP proxy in front of PostgreSQL that a test can cut (connections dropped, new ones refused) and restore."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._open = True
+        self._closed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, name="cuttable-accept", daemon=True).start()
+
+    def url(self, schema: PostgresSchema) -> str:
+        """The schema's URL, through this proxy."""
+        proxied = make_url(schema.url).set(host="127.0.0.1", port=self.port)
+        return f"{proxied.render_as_string(hide_password=False)}?options={quote(f'-csearch_path={schema.schema}')}"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._open:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets.extend([client, upstream])
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+    def cut(self) -> None:
+        self._open = False
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for end in sockets:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def restore(self) -> None:
+        self._open = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._listener.close()
