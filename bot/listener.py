@@ -7,6 +7,9 @@ Who notifies what (on PostgreSQL only; the payload is the Plaza channel name):
   never before: workers in every process wake and claim.
 - A worker's commit notifies ``plaza_outbox`` for the channels whose
   replies it wrote: the process holding that channel's sender lock wakes.
+- The web chat's sender notifies ``plaza_sent`` (``channel<TAB>chat_id``)
+  with each row it marks sent, so a page long-polling another ``plaza
+  serve`` hears of its reply at once.
 
 A notification is only a hint: a missed one (a process that was starting)
 costs one slow poll, never a message; after a reconnect ``on_listening``
@@ -24,12 +27,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-__all__ = ["INBOX_CHANNEL", "OUTBOX_CHANNEL", "Listener", "dedicated_connection", "notify"]
+__all__ = ["INBOX_CHANNEL", "OUTBOX_CHANNEL", "SENT_CHANNEL", "Listener", "dedicated_connection", "notify", "one_line"]
 
 log = logging.getLogger(__name__)
 
 INBOX_CHANNEL = "plaza_inbox"
 OUTBOX_CHANNEL = "plaza_outbox"
+SENT_CHANNEL = "plaza_sent"
 
 _NOTIFY = text("SELECT pg_notify(:topic, :payload)")
 

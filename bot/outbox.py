@@ -46,7 +46,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
-from bot.listener import one_line
+from bot.listener import SENT_CHANNEL, notify, one_line
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
 from bot.metrics import RATE_LIMITED, RETRY_LATER, SEND_SECONDS
 from bot.pacing import Pacer
@@ -191,6 +191,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.monotonic,
         lock: SenderLock | None = None,
         standby_interval: float = 2.0,
+        announce: bool = False,
     ) -> None:
         self._engine = engine
         self._channel = channel
@@ -200,6 +201,7 @@ class Dispatcher:
         self._on_sent = on_sent
         self._lock = lock
         self._standby_interval = standby_interval
+        self._announce = announce  # NOTIFY plaza_sent with each row marked sent (PostgreSQL; the web chat's polls)
         self._lock_checked = 0.0
         self._failing = False
         self._active = False
@@ -341,11 +343,13 @@ class Dispatcher:
             )
             return bool(result.rowcount == 1)
 
-    def _finish(self, row_id: int, values: dict[str, Any]) -> bool:
+    def _finish(self, row_id: int, values: dict[str, Any], chat_id: str | None = None) -> bool:
         with self._engine.begin() as connection:
             result = connection.execute(
                 update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "sending").values(**values)
             )
+            if self._announce and chat_id is not None and result.rowcount == 1:
+                notify(connection, SENT_CHANNEL, f"{self._channel.name}\t{chat_id}")
             return bool(result.rowcount == 1)
 
     def _recover(self) -> int:
@@ -420,6 +424,7 @@ class Dispatcher:
                     "attempts": row.attempts + 1,
                     "platform_message_ids": list(receipt.platform_message_ids),
                 },
+                row.chat_id,
             )
             if marked:
                 sent += 1

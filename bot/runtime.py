@@ -30,12 +30,13 @@ import anyio.to_thread
 from sqlalchemy import select
 
 from adapters.base import Channel
+from adapters.web import NAME as WEB
 from bot.catalog import FlowCatalog
 from bot.config import Config
 from bot.engine import Engine
 from bot.errors import FlowErrors
 from bot.inbox import Accepted, Upload, accept
-from bot.listener import INBOX_CHANNEL, OUTBOX_CHANNEL, Listener
+from bot.listener import INBOX_CHANNEL, OUTBOX_CHANNEL, SENT_CHANNEL, Listener
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
 from bot.processor import Processor
@@ -78,6 +79,7 @@ class Plaza:
         self.engine = Engine(config, self.catalog)
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
         self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
+        self._sent_elsewhere_callbacks: list[Callable[[str, str], None]] = []
         self.dispatchers = {
             name: Dispatcher(
                 self.database.writer,
@@ -85,6 +87,7 @@ class Plaza:
                 poll_interval=poll_interval,
                 on_sent=self._sent,
                 lock=SenderLock(self.database.writer, name),
+                announce=name == WEB and not self.database.sqlite,
             )
             for name, channel in self.channels.items()
         }
@@ -113,14 +116,18 @@ class Plaza:
                     processed,
                     owner=f"{owner}/{number}",
                     lease_seconds=lease,
-                    poll_interval=max(poll_interval, 0.5),
+                    poll_interval=max(poll_interval, 2.0),  # the backstop; NOTIFY wakes them
                     on_committed=self._committed,
                 )
                 for number in range(count if processed else 0)
             ]
             self.listener = Listener(
                 self.database.writer,
-                {INBOX_CHANNEL: self._inbox_notified, OUTBOX_CHANNEL: self._outbox_notified},
+                {
+                    INBOX_CHANNEL: self._inbox_notified,
+                    OUTBOX_CHANNEL: self._outbox_notified,
+                    SENT_CHANNEL: self._sent_notified,
+                },
                 on_listening=self._listening,
             )
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -253,6 +260,19 @@ class Plaza:
     def on_sent(self, callback: Callable[[OutboundMessage], None]) -> None:
         """Call ``callback`` (in the event loop) each time a message is marked sent (for live views)."""
         self._sent_callbacks.append(callback)
+
+    def on_sent_elsewhere(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(channel, chat_id)`` (in the event loop) when any process marked a web chat reply sent."""
+        self._sent_elsewhere_callbacks.append(callback)
+
+    def _sent_notified(self, payload: str) -> None:
+        """From the listener thread: a process (maybe this one) marked a row sent."""
+        channel, _, chat_id = payload.partition("\t")
+        loop = self._loop
+        if loop is None or loop.is_closed() or not chat_id:
+            return
+        for callback in self._sent_elsewhere_callbacks:
+            loop.call_soon_threadsafe(callback, channel, chat_id)
 
     def _sent(self, message: OutboundMessage) -> None:
         for callback in self._sent_callbacks:

@@ -164,3 +164,28 @@ def test_a_worker_that_loses_its_database_says_so_once_and_goes_on_when_it_is_ba
         assert [tuple(row) for row in statuses] == [("before", "done", 1), ("during", "done", 1)]
     finally:
         proxy.close()
+
+
+def test_two_serve_processes_share_the_web_chat(tmp_path: Path, schema: PostgresSchema, pg: Database) -> None:
+    """The page long-polls the server that does not send the web chat's replies: it hears of them at once."""
+    town = town_with(tmp_path)
+    env = {"PLAZA_DATABASE_URL": schema_url(schema), "PLAZA_LOG_LEVEL": "INFO"}
+    sender = PlazaProcess(town, env=env)
+    other = PlazaProcess(town, env=env)
+    try:
+        sender.start()  # first: it takes the web chat's sender lock
+        other.start()
+        session = uuid.uuid4().hex
+        url = f"{other.base_url}/chat/api/{session}/messages"
+        assert httpx.post(url, json={"text": "hola", "client_message_id": "m1"}, timeout=10).status_code == 202
+        started = time.monotonic()
+        got = httpx.get(url, params={"after": 0, "wait": 25}, timeout=40).json()
+        waited = time.monotonic() - started
+        assert got and any("¿En qué puedo ayudarle?" in message["text"] for message in got), got
+        assert waited < 20, "woken by the sender's notification, not by the end of its long poll"
+        assert "standing by" in other.output(), "the second server did not send the web chat"
+        statuses = rows(pg, "SELECT status, attempts FROM outbox")
+        assert statuses and all(tuple(row) == ("sent", 1) for row in statuses)
+    finally:
+        other.stop()
+        sender.stop()
