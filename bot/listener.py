@@ -25,11 +25,26 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
-__all__ = ["INBOX_CHANNEL", "OUTBOX_CHANNEL", "SENT_CHANNEL", "Listener", "dedicated_connection", "notify", "one_line"]
+__all__ = [
+    "DATABASE_TROUBLE",
+    "INBOX_CHANNEL",
+    "OUTBOX_CHANNEL",
+    "SENT_CHANNEL",
+    "Listener",
+    "dedicated_connection",
+    "notify",
+    "one_line",
+]
 
 log = logging.getLogger(__name__)
+
+DATABASE_TROUBLE: tuple[type[Exception], ...] = (OperationalError, psycopg.OperationalError)
+"""The database's own trouble (unreachable, a lock or statement timeout): from SQLAlchemy, or straight from
+the driver where statements run on it (the steps' :mod:`models.rawsql`, dedicated connections)."""
 
 INBOX_CHANNEL = "plaza_inbox"
 OUTBOX_CHANNEL = "plaza_outbox"

@@ -42,11 +42,10 @@ from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
-from bot.listener import SENT_CHANNEL, notify, one_line
+from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify, one_line
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
 from bot.metrics import RATE_LIMITED, RETRY_LATER, SEND_SECONDS
 from bot.pacing import Pacer
@@ -243,7 +242,7 @@ class Dispatcher:
             await self._acquire()
             try:
                 recovered = await anyio.to_thread.run_sync(self._recover)
-            except OperationalError as error:
+            except DATABASE_TROUBLE as error:
                 self._database_down(error)
                 await asyncio.sleep(self._poll_interval)
                 continue
@@ -272,7 +271,7 @@ class Dispatcher:
                         log.info("%s sender: took over the sender lock", self._channel.name)
                     self._lock_checked = time.monotonic()
                     return
-            except OperationalError as error:
+            except DATABASE_TROUBLE as error:
                 self._database_down(error)
             else:
                 if not standing_by:
@@ -302,7 +301,7 @@ class Dispatcher:
                 if self._failing:
                     log.warning("%s sender: the database answers again", self._channel.name)
                 self._failing = False
-            except OperationalError as error:
+            except DATABASE_TROUBLE as error:
                 self._database_down(error)
                 sent = 0
             except Exception:  # a bug: keep the loop alive, say where

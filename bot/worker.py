@@ -27,7 +27,9 @@ one PostgreSQL. A round of one worker:
 
 A step that raises makes the round run again with a savepoint per step (as
 :mod:`bot.processor` does): the failing step alone is rolled back and
-recorded, and its chat's later rows stay behind it. Every statement runs
+recorded, and its chat's later rows stay behind it. A step that hit a lock or
+statement timeout is rolled back without counting an attempt: its chat waits
+for a later round. Every statement runs
 under ``statement_timeout`` and ``lock_timeout`` well under the lease, and
 ``idle_in_transaction_session_timeout`` equal to the lease makes the server
 end the transaction of a worker that froze mid-round, so its row locks never
@@ -54,10 +56,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Float, and_, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import OperationalError
 
 from bot.engine import Engine as StepEngine
-from bot.listener import OUTBOX_CHANNEL, notify, one_line
+from bot.listener import DATABASE_TROUBLE, OUTBOX_CHANNEL, notify, one_line
 from bot.metrics import LEASES_CLAIMED, LEASES_LOST, STEP_SECONDS
 from models import ConversationLease, InboxItem
 
@@ -221,7 +222,7 @@ class Worker:
                     log.warning("worker %s: the database answers again", self.owner, extra={"worker": self.owner})
                 self._failing = False
                 pause = self._poll_interval
-            except OperationalError as error:
+            except DATABASE_TROUBLE as error:
                 if not self._failing:
                     log.error(
                         "worker %s: the database cannot be reached (%s); retrying",
@@ -375,6 +376,17 @@ class Worker:
                 wrote = True
                 if self._step_delay:
                     time.sleep(self._step_delay)
+            except DATABASE_TROUBLE as error:
+                # a lock or statement timeout (a stalled worker's row locks, an overloaded server): not the
+                # message's fault, so no attempt is counted; the chat's rows stay pending, in order, for later
+                step.rollback()
+                log.warning(
+                    "step for inbox row %s waited too long (%s); trying again later",
+                    row.id,
+                    one_line(error),
+                    extra={"inbox_id": row.id, "channel": row.channel, "chat_id": row.chat_id, "worker": self.owner},
+                )
+                break
             except Exception as error:
                 step.rollback()
                 final = row.attempts + 1 >= self._max_attempts

@@ -159,3 +159,19 @@ def test_accept_notifies_listeners_after_its_commit(pg: Database) -> None:
 def test_workers_need_postgres(config: Config, sqlite: Database) -> None:
     with pytest.raises(ValueError, match="PostgreSQL"):
         Worker(sqlite.writer, step_engine(config, sqlite), ["web"])
+
+
+def test_a_row_locked_by_a_stalled_transaction_costs_no_attempt(config: Config, pg: Database) -> None:
+    """The lock timeout (well under the lease) ends the wait; the message waits for a later round, uncounted."""
+    engine = step_engine(config, pg)
+    accept(pg.writer, [message("blocked", 0, "hola")])
+    worker = Worker(pg.writer, engine, ["web"], lease_seconds=1.2)  # lock_timeout 200 ms
+    with pg.writer.connect() as stalled:
+        stalled.begin()
+        stalled.execute(text("SELECT id FROM inbox FOR UPDATE"))  # a transaction that holds the row and stalls
+        assert worker.run_once() == 1
+        assert [tuple(row) for row in rows(pg, "SELECT status, attempts, error FROM inbox")] == [("pending", 0, None)]
+        assert rows(pg, "SELECT owner FROM conversation_leases")[0].owner is None, "the chat was handed back"
+        stalled.rollback()
+    assert worker.run_once() == 1
+    assert [tuple(row) for row in rows(pg, "SELECT status, attempts FROM inbox")] == [("done", 1)]
