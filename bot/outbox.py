@@ -246,6 +246,10 @@ class Dispatcher:
                 self._database_down(error)
                 await asyncio.sleep(self._poll_interval)
                 continue
+            except Exception:  # a bug: keep the sender alive, say where
+                log.exception("%s sender: putting unfinished sends back failed; retrying", self._channel.name)
+                await asyncio.sleep(self._poll_interval)
+                continue
             if recovered:
                 log.warning(
                     "%d %s message(s) were being sent when their sender stopped; sending them again",
@@ -261,7 +265,7 @@ class Dispatcher:
     async def _acquire(self) -> None:
         """Wait until this process holds the channel's sender lock (at once without a lock, or on SQLite)."""
         lock = self._lock
-        if lock is None:
+        if lock is None or not lock.exclusive:
             return
         standing_by = False
         while True:
@@ -273,6 +277,8 @@ class Dispatcher:
                     return
             except DATABASE_TROUBLE as error:
                 self._database_down(error)
+            except Exception:  # a bug: keep trying, say where
+                log.exception("%s sender: taking the sender lock failed; retrying", self._channel.name)
             else:
                 if not standing_by:
                     log.info("%s sender: another process sends; standing by", self._channel.name)

@@ -252,7 +252,11 @@ class Plaza:
             ).first()
             outbox = connection.execute(
                 select(OUTBOX.c.id)
-                .where(OUTBOX.c.channel == channel, OUTBOX.c.chat_id == chat_id, OUTBOX.c.status == "pending")
+                .where(
+                    OUTBOX.c.channel == channel,
+                    OUTBOX.c.chat_id == chat_id,
+                    OUTBOX.c.status.in_(("pending", "sending")),  # a reply on its way is not settled yet
+                )
                 .limit(1)
             ).first()
         return inbox is not None or outbox is not None
