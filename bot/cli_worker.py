@@ -89,13 +89,13 @@ def wait_for_database(url: str, *, interval: float = 2.0) -> None:
 
 
 def _metrics_server(engine: Engine, channels: list[str], host: str, port: int) -> None:
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry, Metric, start_http_server
     from prometheus_client.registry import Collector
 
     from bot.metrics import REGISTRY, BacklogCollector
 
     class _Everything(Collector):
-        def collect(self) -> Iterator[object]:  # type: ignore[override]
+        def collect(self) -> Iterator[Metric]:
             yield from REGISTRY.collect()
             yield from BacklogCollector(engine, channels).collect()
 
