@@ -331,7 +331,8 @@ class MastodonChannel:
 
     def _send_error(self, error: MastodonError) -> ChannelError:
         if isinstance(error, MastodonRatelimitError | MastodonNetworkError | MastodonServerError):
-            return RetryLater(NAME, self._wait_after(error), _describe(error))
+            limited = isinstance(error, MastodonRatelimitError)
+            return RetryLater(NAME, self._wait_after(error), _describe(error), rate_limited=limited)
         if isinstance(error, MastodonUnauthorizedError):  # a bad token: an operator fixes it, nothing is lost
             return RetryLater(NAME, 60.0, _describe(error))
         if isinstance(error, MastodonAPIError):

@@ -187,7 +187,7 @@ def send_error(error: TelegramError) -> RetryLater | Undeliverable:
     """Telegram's refusal as the outbox's kind of failure."""
     text = error.message
     if isinstance(error, RetryAfter):
-        return RetryLater(NAME, _retry_after(error), text)
+        return RetryLater(NAME, _retry_after(error), text, rate_limited=True)
     if isinstance(error, Forbidden):  # blocked by the user, or the user deleted their account
         return Undeliverable(NAME, text, gone=True)
     if isinstance(error, ChatMigrated):

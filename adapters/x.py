@@ -522,7 +522,7 @@ class XChannel:
         except tweepy.TooManyRequests as error:
             reset = getattr(error, "reset_time", None)
             delay = max(1.0, float(reset) - time.time()) if reset else RATE_LIMIT_RETRY
-            raise RetryLater(NAME, delay, f"rate limited (429) until {reset}") from None
+            raise RetryLater(NAME, delay, f"rate limited (429) until {reset}", rate_limited=True) from None
         except (tweepy.Forbidden, tweepy.NotFound) as error:
             gone = isinstance(error, tweepy.NotFound)
             raise Undeliverable(NAME, f"X refused the DM ({_status(error)}): {_detail(error)}", gone=gone) from None

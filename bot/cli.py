@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -25,8 +24,10 @@ from bot import cli_residents
 from bot.cli_officials import add_officials_parser, first_admin, run_officials
 from bot.cli_relay import add_parser as add_relay_parser
 from bot.cli_relay import run as run_relay
+from bot.cli_worker import add_worker_parser, run_worker
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowErrors, SchemaError
+from bot.logs import LOG_FORMAT_ENV, configure_logging
 
 __all__ = ["main"]
 
@@ -48,10 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server (web chat, webhooks) and the bot")
     serve.add_argument("--host", help="address to listen on (default from config or $PLAZA_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config or $PLAZA_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="engine workers in this process (PostgreSQL; default 1, 0 = only accept and send); "
+        "on SQLite 0 turns the embedded processor off",
+    )
 
     channels = commands.add_parser("channels", help="the messaging platforms Plaza talks through")
     channels_commands = channels.add_subparsers(dest="channels_command", required=True, metavar="ACTION")
     channels_commands.add_parser("check", help="for each enabled platform: can it reach its API, as which account")
+
+    add_worker_parser(commands)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", default=None, help="who you are to the bot (default: your login name)")
@@ -132,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(config: Config, host: str | None, port: int | None) -> int:
+def _serve(config: Config, host: str | None, port: int | None, workers: int | None = None) -> int:
     import uvicorn
 
     from adapters.setup import platform_channels
@@ -141,7 +151,10 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
     from bot.web.app import create_app
 
     web = WebChannel()
-    plaza = Plaza(config, [web, *platform_channels(config, os.environ)])
+    if workers is not None and workers < 0:
+        print("plaza serve: --workers must be 0 or more", file=sys.stderr)
+        return EXIT_CONFIG
+    plaza = Plaza(config, [web, *platform_channels(config, os.environ)], workers=workers)
     first_admin(plaza.database, config)
     app = create_app(plaza, web)
     bind_host, bind_port = host or config.host, port or config.port
@@ -150,7 +163,16 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
         f"(database {plaza.database.safe_url()})",
         flush=True,
     )
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="info", timeout_graceful_shutdown=5)
+    # JSON logs: uvicorn's loggers go through the root logger's JSON handler instead of its own text ones
+    json_logs = os.environ.get(LOG_FORMAT_ENV, "").strip().lower() == "json"
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+    )
     return EXIT_OK
 
 
@@ -360,16 +382,13 @@ async def _check_channels(config: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("PLAZA_LOG_LEVEL", "WARNING" if args.command == "chat" else "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("transitions", "alembic"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging("WARNING" if args.command == "chat" else "INFO")
     try:
         config = load_config(args.config)
         if args.command == "serve":
-            return _serve(config, args.host, args.port)
+            return _serve(config, args.host, args.port, args.workers)
+        if args.command == "worker":
+            return run_worker(config, args)
         if args.command == "chat":
             user = args.user or getpass.getuser() or "resident"
             return asyncio.run(_chat(config, user, args.language or _locale_language()))

@@ -163,9 +163,11 @@ class SendError(ChannelError):
 class RetryLater(SendError):
     """The platform asked us to wait ``retry_after`` seconds (or it failed transiently)."""
 
-    def __init__(self, channel: str, retry_after: float, reason: str = "") -> None:
+    def __init__(self, channel: str, retry_after: float, reason: str = "", *, rate_limited: bool = False) -> None:
         self.retry_after = retry_after
         self.reason = reason
+        self.rate_limited = rate_limited
+        """True when the platform said 429 (too many requests), not a transient failure."""
         super().__init__(channel, f"retry after {retry_after:g}s" + (f": {reason}" if reason else ""))
 
 

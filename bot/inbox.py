@@ -4,7 +4,9 @@
 transaction and returns only after the commit: that is the moment a message
 counts as accepted. A message already stored under the same
 ``(channel, platform_message_id)`` is not stored again and is reported as a
-duplicate, so a redelivered webhook is a no-op.
+duplicate, so a redelivered webhook is a no-op. On PostgreSQL the same
+transaction notifies ``plaza_inbox`` (delivered at commit), which wakes the
+workers of every process (:mod:`bot.listener`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.listener import INBOX_CHANNEL, notify
 from bot.messages import InboundMessage, Location, Photo
 from models import InboxItem, MediaItem
 from models.rawsql import RawStatement, db_json, db_time
@@ -167,6 +170,8 @@ def _accept_once(
                 },
             ).fetchone()[0]
             results.append(Accepted(int(row_id), False))
+        for channel in sorted({m.channel for m, r in zip(messages, results, strict=True) if not r.duplicate}):
+            notify(connection, INBOX_CHANNEL, channel)
     return results
 
 

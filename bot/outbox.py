@@ -11,6 +11,12 @@ platforms with idempotency keys (the row id)
 drop the second copy; for the others that one in-flight message is the only
 possible double.
 
+Several processes (PostgreSQL): a dispatcher sends only while it holds its
+channel account's :class:`~bot.senderlock.SenderLock` (an advisory lock);
+the others stand by and retry every ``standby_interval``. The recovery of
+``sending`` rows happens only once the lock is acquired, so a live sender's
+in-flight rows are never sent twice.
+
 Pacing (:mod:`bot.pacing`): sends through one channel account are spaced by
 its :class:`~adapters.base.Limits`, overall and per chat; a chat that must
 wait is skipped this round (its later rows stay behind it) while other chats
@@ -47,8 +53,11 @@ from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, updat
 
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
+from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify, one_line
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
+from bot.metrics import RATE_LIMITED, RETRY_LATER, SEND_SECONDS
 from bot.pacing import Pacer
+from bot.senderlock import SenderLock
 from models import PRIORITY_REPLY, OutboxItem
 from models.rawsql import RawStatement, db_json, db_time
 
@@ -189,6 +198,9 @@ class Dispatcher:
         on_sent: Callable[[OutboundMessage], None] | None = None,
         on_gone: Callable[[Connection, str, str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lock: SenderLock | None = None,
+        standby_interval: float = 2.0,
+        announce: bool = False,
     ) -> None:
         self._engine = engine
         self._channel = channel
@@ -197,6 +209,12 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._on_sent = on_sent
         self._on_gone = on_gone
+        self._lock = lock
+        self._standby_interval = standby_interval
+        self._announce = announce  # NOTIFY plaza_sent with each row marked sent (PostgreSQL; the web chat's polls)
+        self._lock_checked = 0.0
+        self._failing = False
+        self._active = False
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pacer = Pacer(channel.limits, clock)
@@ -220,24 +238,90 @@ class Dispatcher:
                 await task
             except asyncio.CancelledError:
                 pass
+        if self._lock is not None:
+            await anyio.to_thread.run_sync(self._lock.release)
+
+    @property
+    def sending(self) -> bool:
+        """True while this dispatcher holds its sender lock and sends (tests and metrics read it)."""
+        return self._task is not None and self._active
 
     async def _run(self) -> None:
         while self._held:
             await asyncio.sleep(3600)
-        recovered = False
+        while True:
+            await self._acquire()
+            try:
+                recovered = await anyio.to_thread.run_sync(self._recover)
+            except DATABASE_TROUBLE as error:
+                self._database_down(error)
+                await asyncio.sleep(self._poll_interval)
+                continue
+            except Exception:  # a bug: keep the sender alive, say where
+                log.exception("%s sender: putting unfinished sends back failed; retrying", self._channel.name)
+                await asyncio.sleep(self._poll_interval)
+                continue
+            if recovered:
+                log.warning(
+                    "%d %s message(s) were being sent when their sender stopped; sending them again",
+                    recovered,
+                    self._channel.name,
+                )
+            self._active = True
+            try:
+                await self._send_while_held()
+            finally:
+                self._active = False
+
+    async def _acquire(self) -> None:
+        """Wait until this process holds the channel's sender lock (at once without a lock, or on SQLite)."""
+        lock = self._lock
+        if lock is None or not lock.exclusive:
+            return
+        standing_by = False
         while True:
             try:
-                if not recovered:  # first thing, and again until the database answers
-                    again = await anyio.to_thread.run_sync(self._recover)
-                    recovered = True
-                    if again:
-                        log.warning(
-                            "%d %s message(s) were being sent when Plaza stopped; sending them again",
-                            again,
-                            self._channel.name,
-                        )
+                if await anyio.to_thread.run_sync(lock.acquire):
+                    if standing_by:
+                        log.info("%s sender: took over the sender lock", self._channel.name)
+                    self._lock_checked = time.monotonic()
+                    return
+            except DATABASE_TROUBLE as error:
+                self._database_down(error)
+            except Exception:  # a bug: keep trying, say where
+                log.exception("%s sender: taking the sender lock failed; retrying", self._channel.name)
+            else:
+                if not standing_by:
+                    log.info("%s sender: another process sends; standing by", self._channel.name)
+                standing_by = True
+            await asyncio.sleep(self._standby_interval)
+
+    async def _still_held(self) -> bool:
+        """Check the lock's connection at most once per standby interval."""
+        lock = self._lock
+        if lock is None or not lock.exclusive or time.monotonic() - self._lock_checked < self._standby_interval:
+            return True
+        self._lock_checked = time.monotonic()
+        return await anyio.to_thread.run_sync(lock.held)
+
+    def _database_down(self, error: BaseException) -> None:
+        if not self._failing:
+            log.error("%s sender: the database cannot be reached (%s); retrying", self._channel.name, one_line(error))
+        self._failing = True
+
+    async def _send_while_held(self) -> None:
+        while True:
+            if not await self._still_held():
+                return
+            try:
                 sent = await self.dispatch_once()
-            except Exception:  # the database may be briefly unavailable; keep the loop alive
+                if self._failing:
+                    log.warning("%s sender: the database answers again", self._channel.name)
+                self._failing = False
+            except DATABASE_TROUBLE as error:
+                self._database_down(error)
+                sent = 0
+            except Exception:  # a bug: keep the loop alive, say where
                 log.exception("outbox dispatch for %s failed; retrying", self._channel.name)
                 sent = 0
             if sent:
@@ -277,13 +361,17 @@ class Dispatcher:
             )
             return bool(result.rowcount == 1)
 
-    def _finish(self, row_id: int, values: dict[str, Any], gone: tuple[str, str] | None = None) -> bool:
+    def _finish(
+        self, row_id: int, values: dict[str, Any], chat_id: str | None = None, gone: tuple[str, str] | None = None
+    ) -> bool:
         with self._engine.begin() as connection:
             result = connection.execute(
                 update(OUTBOX).where(OUTBOX.c.id == row_id, OUTBOX.c.status == "sending").values(**values)
             )
             if gone is not None and self._on_gone is not None:
                 self._on_gone(connection, *gone)
+            if self._announce and chat_id is not None and result.rowcount == 1:
+                notify(connection, SENT_CHANNEL, f"{self._channel.name}\t{chat_id}")
             return bool(result.rowcount == 1)
 
     def _recover(self) -> int:
@@ -329,9 +417,13 @@ class Dispatcher:
                 continue  # cancelled since it was read (an official's takeover, a cancelled broadcast)
             message = outbound_of(row)
             pacer.sent(row.chat_id)
+            started = time.perf_counter()
             try:
                 receipt: SentReceipt = await self._channel.send(message)
             except RetryLater as error:
+                RETRY_LATER.labels(self._channel.name).inc()
+                if error.rate_limited:
+                    RATE_LIMITED.labels(self._channel.name).inc()
                 blocked.add(row.chat_id)
                 pacer.pause(error.retry_after)
                 await self._retry(row, error.retry_after, str(error))
@@ -341,6 +433,7 @@ class Dispatcher:
                     self._finish,
                     row.id,
                     {"status": "failed", "last_error": error.reason, "attempts": row.attempts + 1},
+                    None,
                     (row.channel, row.chat_id) if error.gone else None,
                 )
                 log.warning("outbox row %s undeliverable: %s", row.id, error.reason)
@@ -350,6 +443,7 @@ class Dispatcher:
                 log.exception("sending outbox row %s through %s failed", row.id, self._channel.name)
                 await self._retry(row, _backoff(row.attempts + 1), f"{type(error).__name__}: {error}")
                 continue
+            SEND_SECONDS.labels(self._channel.name).observe(time.perf_counter() - started)
             marked = await anyio.to_thread.run_sync(
                 self._finish,
                 row.id,
@@ -359,6 +453,7 @@ class Dispatcher:
                     "attempts": row.attempts + 1,
                     "platform_message_ids": list(receipt.platform_message_ids),
                 },
+                row.chat_id,
             )
             if marked:
                 sent += 1

@@ -29,6 +29,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from bot.engine import Engine as StepEngine
+from bot.listener import one_line
+from bot.metrics import STEP_SECONDS
 from models import InboxItem
 
 __all__ = ["Processor"]
@@ -62,6 +64,7 @@ class Processor:
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing = False
         # A test hook: PLAZA_TEST_HOLD_PROCESSOR=1 accepts messages but never processes them,
         # so a test can kill the process between acceptance and processing.
         self._held = os.environ.get("PLAZA_TEST_HOLD_PROCESSOR") == "1"
@@ -89,8 +92,13 @@ class Processor:
                 continue
             try:
                 processed = self.run_once()
-            except OperationalError:
-                log.exception("the database is not answering; retrying in %.1fs", self._poll_interval)
+                if self._failing:
+                    log.warning("the database answers again")
+                self._failing = False
+            except OperationalError as error:
+                if not self._failing:  # one line, not a traceback per poll
+                    log.error("the database is not answering (%s); retrying", one_line(error))
+                self._failing = True
                 processed = 0
             except Exception:
                 log.exception("processing the inbox failed; retrying")
@@ -134,8 +142,10 @@ class Processor:
         touched: set[str] = set()
         with self._db.begin() as connection:
             for row in rows:
+                started = time.perf_counter()
                 try:
                     self._engine.step(connection, row)
+                    STEP_SECONDS.observe(time.perf_counter() - started)
                 except Exception as error:
                     # redo carefully; if the database itself is down, the careful run fails to begin and
                     # the loop retries later

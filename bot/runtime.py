@@ -1,4 +1,4 @@
-"""A running Plaza: database, flows, engine, processor, channels and their dispatchers.
+"""A running Plaza: database, flows, engine, processor or workers, channels and their dispatchers.
 
 ``plaza serve`` and ``plaza chat`` both build a :class:`Plaza` for the
 channels they host; it processes only those channels' inbox rows and sends
@@ -7,6 +7,17 @@ file. Use it as ``async with Plaza(...) as plaza:``; if starting fails half
 way, what was started is stopped again. At start it also finishes queueing
 any broadcast whose expansion was interrupted (:func:`bot.broadcast.resume_broadcasts`),
 and its dispatchers unsubscribe chats whose account a platform says is gone.
+
+Who runs the steps: on SQLite the embedded :class:`~bot.processor.Processor`
+(one thread, group commit). On PostgreSQL ``workers`` lease workers
+(:mod:`bot.worker`, default 1; 0 for a process that only accepts and sends),
+so any number of processes can share the database; a :class:`~bot.listener.Listener`
+wakes them and the dispatchers on ``NOTIFY``, and each dispatcher sends only
+while it holds its channel's sender lock (:mod:`bot.senderlock`).
+``process`` names the channels whose inbox this Plaza works on (default: the
+channels it hosts; ``plaza worker`` processes every channel and hosts only
+the platform ones), and ``receive=False`` hosts channels for sending only
+(no polling of the platform).
 """
 
 from __future__ import annotations
@@ -21,17 +32,21 @@ import anyio.to_thread
 from sqlalchemy import select
 
 from adapters.base import Channel
+from adapters.web import NAME as WEB
 from bot.broadcast import forget_gone, resume_broadcasts
 from bot.catalog import FlowCatalog
 from bot.config import Config
 from bot.engine import Engine
 from bot.errors import FlowErrors
 from bot.inbox import Accepted, Upload, accept
+from bot.listener import INBOX_CHANNEL, OUTBOX_CHANNEL, SENT_CHANNEL, Listener
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
 from bot.privacy import purge
 from bot.processor import Processor
 from bot.reminders import send_due_reminders
+from bot.senderlock import SenderLock
+from bot.worker import Worker, lease_seconds_from_env, worker_id
 from models import InboxItem, OutboxItem
 from models.db import Database
 
@@ -56,6 +71,10 @@ class Plaza:
         poll_interval: float = 1.0,
         reminder_interval: float | None = 60.0,
         purge_interval: float | None = 24 * 3600.0,
+        workers: int | None = None,
+        process: Sequence[str] | None = None,
+        receive: bool = True,
+        lease_seconds: float | None = None,
     ) -> None:
         self.config = config
         self._owns_database = database is None
@@ -65,19 +84,58 @@ class Plaza:
         self.engine = Engine(config, self.catalog)
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
         self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
+        self._sent_elsewhere_callbacks: list[Callable[[str, str], None]] = []
         self.dispatchers = {
             name: Dispatcher(
-                self.database.writer, channel, poll_interval=poll_interval, on_sent=self._sent, on_gone=forget_gone
+                self.database.writer,
+                channel,
+                poll_interval=poll_interval,
+                on_sent=self._sent,
+                on_gone=forget_gone,
+                lock=SenderLock(self.database.writer, name),
+                announce=name == WEB and not self.database.sqlite,
             )
             for name, channel in self.channels.items()
         }
-        self.processor = Processor(
-            self.database.writer,
-            self.engine,
-            list(self.channels),
-            on_committed=self._committed,
-            poll_interval=poll_interval,
-        )
+        self._receive = receive
+        processed = list(self.channels) if process is None else list(process)
+        self.processor: Processor | None = None
+        self.workers: list[Worker] = []
+        self.listener: Listener | None = None
+        if self.database.sqlite:
+            if workers != 0 and processed:
+                self.processor = Processor(
+                    self.database.writer,
+                    self.engine,
+                    processed,
+                    on_committed=self._committed,
+                    poll_interval=poll_interval,
+                )
+        else:
+            lease = lease_seconds or lease_seconds_from_env()
+            owner = worker_id()
+            count = 1 if workers is None else workers
+            self.workers = [
+                Worker(
+                    self.database.writer,
+                    self.engine,
+                    processed,
+                    owner=f"{owner}/{number}",
+                    lease_seconds=lease,
+                    poll_interval=max(poll_interval, 2.0),  # the backstop; NOTIFY wakes them
+                    on_committed=self._committed,
+                )
+                for number in range(count if processed else 0)
+            ]
+            self.listener = Listener(
+                self.database.writer,
+                {
+                    INBOX_CHANNEL: self._inbox_notified,
+                    OUTBOX_CHANNEL: self._outbox_notified,
+                    SENT_CHANNEL: self._sent_notified,
+                },
+                on_listening=self._listening,
+            )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reload_interval = reload_interval
         self._reloader: asyncio.Task[None] | None = None
@@ -105,9 +163,15 @@ class Plaza:
         try:
             for dispatcher in self.dispatchers.values():
                 await dispatcher.start()
-            self.processor.start()
-            for channel in self.channels.values():
-                await channel.start(self.dispatch)
+            if self.listener is not None:
+                self.listener.start()
+            if self.processor is not None:
+                self.processor.start()
+            for worker in self.workers:
+                worker.start()
+            if self._receive:
+                for channel in self.channels.values():
+                    await channel.start(self.dispatch)
             if self._reload_interval:
                 self._reloader = asyncio.create_task(self._watch_flows(), name="plaza-flow-reload")
             if self._reminder_interval:
@@ -136,7 +200,12 @@ class Plaza:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s failed", channel.name)
-        await anyio.to_thread.run_sync(self.processor.stop)
+        if self.processor is not None:
+            await anyio.to_thread.run_sync(self.processor.stop)
+        for worker in self.workers:
+            await anyio.to_thread.run_sync(worker.stop)
+        if self.listener is not None:
+            await anyio.to_thread.run_sync(self.listener.stop)
         for dispatcher in self.dispatchers.values():
             await dispatcher.stop()
         if self._owns_database:
@@ -152,8 +221,27 @@ class Plaza:
         """Store messages durably; returns once committed."""
         results = await anyio.to_thread.run_sync(accept, self.database.writer, messages, uploads)
         if any(not result.duplicate for result in results):
-            self.processor.wake()
+            self._wake_processing()
         return results
+
+    def _wake_processing(self) -> None:
+        if self.processor is not None:
+            self.processor.wake()
+        for worker in self.workers:
+            worker.wake()
+
+    def _inbox_notified(self, channel: str) -> None:
+        """From the listener thread: new messages were committed somewhere."""
+        self._wake_processing()
+
+    def _listening(self) -> None:
+        """From the listener thread: (re)connected; look at everything, notifications may have been missed."""
+        self._wake_processing()
+        self._committed(set(self.dispatchers))
+
+    def _outbox_notified(self, channel: str) -> None:
+        """From the listener thread: some process committed replies for ``channel``."""
+        self._committed({channel})
 
     async def settle(self, channel: str, chat_id: str, timeout: float = 10.0) -> bool:
         """Wait until one chat has nothing left to process or send; False if ``timeout`` came first."""
@@ -188,6 +276,19 @@ class Plaza:
     def on_sent(self, callback: Callable[[OutboundMessage], None]) -> None:
         """Call ``callback`` (in the event loop) each time a message is marked sent (for live views)."""
         self._sent_callbacks.append(callback)
+
+    def on_sent_elsewhere(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(channel, chat_id)`` (in the event loop) when any process marked a web chat reply sent."""
+        self._sent_elsewhere_callbacks.append(callback)
+
+    def _sent_notified(self, payload: str) -> None:
+        """From the listener thread: a process (maybe this one) marked a row sent."""
+        channel, _, chat_id = payload.partition("\t")
+        loop = self._loop
+        if loop is None or loop.is_closed() or not chat_id:
+            return
+        for callback in self._sent_elsewhere_callbacks:
+            loop.call_soon_threadsafe(callback, channel, chat_id)
 
     def _sent(self, message: OutboundMessage) -> None:
         for callback in self._sent_callbacks:

@@ -11,6 +11,7 @@ from models.conversations import Conversation, FlowVersion
 from models.followers import RequestFollower, RequestUpdate
 from models.handoffs import HANDOFF_STATUSES, HandoffRequest
 from models.inbox import InboxItem
+from models.leases import ConversationLease
 from models.media import MediaItem
 from models.officials import OFFICIAL_ROLES, AuditEntry, ConversationNote, Official, OfficialIdentity
 from models.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, OutboxItem
@@ -33,6 +34,7 @@ __all__ = [
     "Broadcast",
     "ChannelIdentity",
     "Conversation",
+    "ConversationLease",
     "ConversationNote",
     "ExportToken",
     "FlowVersion",

@@ -1,4 +1,5 @@
-"""The one ASGI app: the public transparency page, web chat, health, webhooks, Open311 and the officials' inbox."""
+"""The one ASGI app: the public transparency page, web chat, health, Prometheus metrics (``/metrics``),
+webhooks, Open311 and the officials' inbox."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.web import WebChannel
 from bot.errors import PlazaError
+from bot.listener import one_line
+from bot.metrics import CONTENT_TYPE, render
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
@@ -48,7 +51,15 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "town": plaza.config.town_name})
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    async def metrics(request: Request) -> Response:
+        try:
+            body = await anyio.to_thread.run_sync(render, plaza.database.reader, list(plaza.channels))
+        except Exception as error:  # the backlogs need the database; this process's own metrics do not
+            log.warning("metrics: the database cannot be reached (%s); backlogs left out", one_line(error))
+            body = render(None)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     routes.extend(public_routes(plaza))
     chat, _api = chat_routes(plaza, web)
     routes.extend(chat)

@@ -67,11 +67,15 @@ class ChatApi:
         self.channel = channel
         self._waiters: dict[str, set[asyncio.Event]] = {}
         plaza.on_sent(self.notify)
+        plaza.on_sent_elsewhere(self.wake)  # the web chat's sender may run in another `plaza serve`
 
     def notify(self, message: OutboundMessage) -> None:
         """Wake the long polls of the chat a message was just marked sent to."""
-        if message.channel == "web":
-            for event in self._waiters.get(message.chat_id, ()):
+        self.wake(message.channel, message.chat_id)
+
+    def wake(self, channel: str, chat_id: str) -> None:
+        if channel == "web":
+            for event in self._waiters.get(chat_id, ()):
                 event.set()
 
     async def page(self, request: Request) -> Response:

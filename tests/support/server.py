@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -117,8 +117,16 @@ def run_plaza(
 class PlazaProcess:
     """``plaza serve --port P`` as a subprocess, with its output in ``log``."""
 
-    def __init__(self, config_path: Path, *, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.config_path = config_path
+        self.args = tuple(args)
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = plaza_env(config_path, env)
@@ -128,7 +136,7 @@ class PlazaProcess:
     def start(self, timeout: float = 30.0) -> Self:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                plaza_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                plaza_command("serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args),
                 env=self.env,
                 cwd=self.config_path.parent,
                 stdout=out,
