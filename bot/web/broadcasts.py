@@ -74,6 +74,7 @@ class Broadcasts:
             "broadcasts.html",
             items=items,
             topics=topics,
+            topic_names=dict(topics),
             languages=self.config.languages,
             problem=problem,
             form=form,
@@ -118,10 +119,13 @@ class Broadcasts:
         except UnknownBroadcast:
             raise NotFound(f"there is no broadcast {broadcast_id}") from None
         done = max(0, state.sent + state.failed + state.cancelled)
+        language = self.inbox.pages.language(request, session.official.language)
+        topic = self.config.topics.get(shown.topic)
         return self.inbox.render(
             request,
             session,
             "broadcast.html",
+            topic=_label(topic.label, language, self.config.default_language) if topic else shown.topic,
             preview=shown,
             progress=state,
             failures=failures,

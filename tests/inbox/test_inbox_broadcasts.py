@@ -43,6 +43,7 @@ def test_a_lead_previews_sends_and_watches_an_announcement(town: Town) -> None:
     assert detail.status_code == 200
     assert "&lt;b&gt;Disculpen&lt;/b&gt;" in detail.text, "the preview is escaped"
     assert "borrador" in detail.text and "Destinatarios: 12" in detail.text
+    assert " · Cortes y avisos · " in detail.text, "the topic by its name, in the official's language"
     assert outbox_rows(town.database.writer) == [], "a preview sends nothing"
 
     sent = http.post(created.headers["location"] + "/send", data={"csrf": csrf_of(detail)})
