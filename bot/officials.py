@@ -27,8 +27,10 @@ from bot.errors import Conflict, NotFound, OfficialError
 from models import OFFICIAL_ROLES, Official, OfficialSession
 
 __all__ = [
+    "ACCOUNT_COLUMNS",
     "MIN_PASSWORD",
     "OfficialAccount",
+    "account_from_row",
     "actor_for",
     "add_official",
     "authenticate",
@@ -71,7 +73,8 @@ class OfficialAccount:
     created_at: datetime
 
 
-def _account(row: Any) -> OfficialAccount:
+def account_from_row(row: Any) -> OfficialAccount:
+    """An :class:`OfficialAccount` from a row holding :data:`ACCOUNT_COLUMNS`."""
     return OfficialAccount(
         id=row.id,
         username=row.username,
@@ -84,7 +87,7 @@ def _account(row: Any) -> OfficialAccount:
     )
 
 
-_COLUMNS = (
+ACCOUNT_COLUMNS = (
     OFFICIALS.c.id,
     OFFICIALS.c.username,
     OFFICIALS.c.name,
@@ -94,6 +97,7 @@ _COLUMNS = (
     OFFICIALS.c.disabled,
     OFFICIALS.c.created_at,
 )
+"""What :func:`account_from_row` reads (no password hash)."""
 
 
 def hash_password(password: str) -> str:
@@ -171,19 +175,19 @@ def add_official(
 
 
 def get_official(connection: Connection, official_id: int) -> OfficialAccount | None:
-    row = connection.execute(select(*_COLUMNS).where(OFFICIALS.c.id == official_id)).first()
-    return _account(row) if row is not None else None
+    row = connection.execute(select(*ACCOUNT_COLUMNS).where(OFFICIALS.c.id == official_id)).first()
+    return account_from_row(row) if row is not None else None
 
 
 def find_official(connection: Connection, username: str) -> OfficialAccount | None:
-    row = connection.execute(select(*_COLUMNS).where(OFFICIALS.c.username == username.strip().lower())).first()
-    return _account(row) if row is not None else None
+    row = connection.execute(select(*ACCOUNT_COLUMNS).where(OFFICIALS.c.username == username.strip().lower())).first()
+    return account_from_row(row) if row is not None else None
 
 
 def list_officials(connection: Connection) -> list[OfficialAccount]:
     """Every account, by department then username."""
-    rows = connection.execute(select(*_COLUMNS).order_by(OFFICIALS.c.department, OFFICIALS.c.username)).all()
-    return [_account(row) for row in rows]
+    rows = connection.execute(select(*ACCOUNT_COLUMNS).order_by(OFFICIALS.c.department, OFFICIALS.c.username)).all()
+    return [account_from_row(row) for row in rows]
 
 
 def _require(connection: Connection, username: str) -> OfficialAccount:
@@ -218,7 +222,7 @@ def authenticate(connection: Connection, username: str, password: str) -> Offici
     tell which usernames exist. An old-parameter hash is upgraded in place.
     """
     row = connection.execute(
-        select(*_COLUMNS, OFFICIALS.c.password_hash).where(OFFICIALS.c.username == username.strip().lower())
+        select(*ACCOUNT_COLUMNS, OFFICIALS.c.password_hash).where(OFFICIALS.c.username == username.strip().lower())
     ).first()
     if row is None:
         verify_password(_dummy_hash(), password)
@@ -229,7 +233,7 @@ def authenticate(connection: Connection, username: str, password: str) -> Offici
         connection.execute(
             update(OFFICIALS).where(OFFICIALS.c.id == row.id).values(password_hash=_HASHER.hash(password))
         )
-    return _account(row)
+    return account_from_row(row)
 
 
 def actor_for(official: OfficialAccount) -> Actor:

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from bot.officials import OfficialAccount
+from bot.officials import ACCOUNT_COLUMNS, OfficialAccount, account_from_row
 from models import LoginAttempt, Official, OfficialSession
 
 __all__ = [
@@ -104,31 +104,16 @@ def session_for(connection: Connection, token: str | None, *, now: datetime | No
             SESSIONS.c.csrf_token,
             SESSIONS.c.expires_at,
             SESSIONS.c.last_seen,
-            OFFICIALS.c.id,
-            OFFICIALS.c.username,
-            OFFICIALS.c.name,
-            OFFICIALS.c.department,
-            OFFICIALS.c.role,
-            OFFICIALS.c.language,
-            OFFICIALS.c.disabled,
-            OFFICIALS.c.created_at,
+            *ACCOUNT_COLUMNS,
         )
         .select_from(SESSIONS.join(OFFICIALS, OFFICIALS.c.id == SESSIONS.c.official_id))
         .where(SESSIONS.c.token_hash == token_hash(token))
     ).first()
     if row is None or row.disabled or row.expires_at <= now or row.last_seen + IDLE <= now:
         return None
-    official = OfficialAccount(
-        id=row.id,
-        username=row.username,
-        name=row.name,
-        department=row.department,
-        role=row.role,
-        language=row.language,
-        disabled=False,
-        created_at=row.created_at,
+    return Session(
+        id=row.session_id, official=account_from_row(row), csrf_token=row.csrf_token, last_seen=row.last_seen
     )
-    return Session(id=row.session_id, official=official, csrf_token=row.csrf_token, last_seen=row.last_seen)
 
 
 def touch(connection: Connection, session_id: int, *, now: datetime | None = None) -> None:

@@ -9,7 +9,6 @@ sent / total, failures and the ETA, and refreshes itself while it sends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.access import Actor
 from bot.audit import record
 from bot.broadcast import (
     BroadcastError,
@@ -33,6 +33,7 @@ from bot.broadcast import (
 )
 from bot.errors import NotFound
 from bot.sessions import Session
+from bot.templates import pick
 
 if TYPE_CHECKING:
     from bot.web.inbox import Inbox
@@ -50,7 +51,7 @@ class Broadcasts:
         self.inbox = inbox
         self.config = inbox.config
 
-    def _actor(self, session: Session) -> Any:
+    def _actor(self, session: Session) -> Actor:
         actor = self.inbox.auth.actor(session)
         actor.require(*BROADCASTERS)
         return actor
@@ -65,7 +66,7 @@ class Broadcasts:
     ) -> Response:
         language = self.inbox.pages.language(request, session.official.language)
         topics = [
-            (key, _label(topic.label, language, self.config.default_language))
+            (key, pick(topic.label, language, self.config.default_language))
             for key, topic in self.config.topics.items()
         ]
         return self.inbox.render(
@@ -125,7 +126,7 @@ class Broadcasts:
             request,
             session,
             "broadcast.html",
-            topic=_label(topic.label, language, self.config.default_language) if topic else shown.topic,
+            topic=pick(topic.label, language, self.config.default_language) if topic else shown.topic,
             preview=shown,
             progress=state,
             failures=failures,
@@ -165,10 +166,6 @@ class Broadcasts:
         except UnknownBroadcast:
             raise NotFound(f"there is no broadcast {broadcast_id}") from None
         return RedirectResponse(f"/inbox/broadcasts/{broadcast_id}?done=broadcast_cancel", status_code=303)
-
-
-def _label(label: Mapping[str, str], language: str, fallback: str) -> str:
-    return label.get(language) or label.get(fallback) or next(iter(label.values()), "")
 
 
 def broadcast_routes(inbox: Inbox) -> list[BaseRoute]:
