@@ -14,15 +14,15 @@ from sqlalchemy import select
 from adapters.base import Limits
 from adapters.mastodon import MastodonChannel
 from adapters.telegram import TelegramChannel
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
+from adapters.testing.telegram_server import serve_fake_telegram
+from adapters.testing.x_server import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, FakeX
 from adapters.x import MAX_TWEET, XChannel, XCredentials
 from bot.broadcast import create_broadcast, forget_gone, progress, start_broadcast, undelivered
 from bot.config import ChannelSettings, Config
 from bot.outbox import Dispatcher
 from models import Subscription
 from models.db import Database
-from tests.support.fake_telegram import serve_fake_telegram
-from tests.support.fake_x import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, FakeX
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
 from tests.support.server import AppServer
 from tests.support.subscribers import add_subscribers
 

@@ -9,8 +9,8 @@ import anyio.to_thread
 import pytest
 
 from adapters.mastodon import MastodonChannel
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
 from bot.messages import InboundMessage, OutboundMessage
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert
 
+from adapters.testing.telegram_server import FakeTelegram, serve_fake_telegram
 from bot.config import Config
 from bot.relay_links import link_account
 from models import Official
 from models.db import Database
 from tests.channels.telegram.conftest import MENU, Town, plaza_town, wait_text
-from tests.support.fake_telegram import FakeTelegram, serve_fake_telegram
 
 OFFICIALS = Official.__table__
 

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import text
 
 from adapters.base import Dispatch, Limits
+from adapters.testing.telegram_server import serve_fake_telegram
 from bot.listener import OUTBOX_CHANNEL, notify
 from bot.messages import OutboundMessage, SentReceipt
 from bot.outbox import Dispatcher, Reply, enqueue
 from bot.senderlock import SenderLock, lock_key
 from models.db import Database
 from tests.support.databases import PostgresSchema
-from tests.support.fake_telegram import serve_fake_telegram
 from tests.support.scale import WorkerProcess, rows, schema_url, town_with
 from tests.support.server import wait_for
 

@@ -24,10 +24,9 @@ from adapters.base import Channel, Limits
 from adapters.mastodon import MastodonChannel
 from adapters.mastodon_html import status_text
 from adapters.telegram import TelegramChannel
-from adapters.x import XChannel, XCredentials
-from tests.support.contract import Credential, Platform, Resident
-from tests.support.fake_telegram import FakeTelegram, User, serve_fake_telegram
-from tests.support.fake_x import (
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
+from adapters.testing.telegram_server import FakeTelegram, User, serve_fake_telegram
+from adapters.testing.x_server import (
     ACCESS_TOKEN,
     ACCESS_TOKEN_SECRET,
     CONSUMER_KEY,
@@ -39,7 +38,8 @@ from tests.support.fake_x import (
     webhook_signature,
     x_activity_dm,
 )
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
+from adapters.x import XChannel, XCredentials
+from tests.support.contract import Credential, Platform, Resident
 from tests.support.server import AppServer, tiny_png, wait_for
 
 TELEGRAM_SECRET = "contract-Secret_123"

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from adapters.mastodon import MastodonChannel
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
 from bot.config import Config
 from bot.runtime import Plaza
 from models.db import Database
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
 
 
 @pytest.fixture

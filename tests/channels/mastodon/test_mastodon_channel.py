@@ -14,9 +14,9 @@ import pytest
 
 from adapters.mastodon import MastodonChannel, from_config
 from adapters.mastodon_html import status_text
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
 from bot.errors import ConfigError, RetryLater, Undeliverable
 from bot.messages import InboundMessage, Option, OutboundMessage, Photo
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
 from tests.support.server import tiny_png
 
 

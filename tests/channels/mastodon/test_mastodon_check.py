@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
 from tests.support.server import ROOT, run_plaza
 
 

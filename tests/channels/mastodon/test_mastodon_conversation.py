@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 
 from adapters.mastodon import MastodonChannel
 from adapters.mastodon_html import status_text
+from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
 from bot.config import Config
 from bot.runtime import Plaza
 from models import InboxItem, OutboxItem
-from tests.support.mastodon import JUN_TOKEN, MastodonServer
 
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]

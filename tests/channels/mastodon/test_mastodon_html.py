@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.mastodon_html import status_text
-from tests.support.mastodon import mastodon_html
+from adapters.testing.mastodon_server import mastodon_html
 
 OWN = {"own_urls": ["https://jun.example/@jun"], "own_names": ["@jun", "@jun@jun.example"]}
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.telegram import TelegramChannel
+from adapters.testing.telegram_server import FakeTelegram, serve_fake_telegram
 from adapters.web import WebChannel
 from bot.config import Config
 from bot.outbox import Reply, enqueue
@@ -17,7 +18,6 @@ from bot.runtime import Plaza
 from bot.web.app import create_app
 from models import InboxItem, OutboxItem
 from models.db import Database
-from tests.support.fake_telegram import FakeTelegram, serve_fake_telegram
 from tests.support.server import AppServer, wait_for
 
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]

@@ -11,9 +11,9 @@ import pytest
 
 from adapters.base import Channel, Checkable, WebhookChannel, WebhookRequest
 from adapters.telegram import TelegramChannel, from_config
+from adapters.testing.telegram_server import FakeTelegram
 from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, RetryLater, Undeliverable
 from bot.messages import Location, Option, OutboundMessage, Photo
-from tests.support.fake_telegram import FakeTelegram
 from tests.support.server import free_port, tiny_png
 
 SECRET = "the-secret"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_telegram import FakeTelegram
+from adapters.testing.telegram_server import FakeTelegram
 from tests.support.server import ROOT, free_port, run_plaza
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fake_telegram import FakeTelegram
+from adapters.testing.telegram_server import FakeTelegram
 from tests.support.server import ROOT, PlazaProcess, run_plaza, wait_for
 
 pytestmark = pytest.mark.slow

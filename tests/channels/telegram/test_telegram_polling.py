@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.telegram import TelegramChannel
+from adapters.testing.telegram_server import FakeTelegram
 from bot.config import Config
 from bot.messages import InboundMessage
 from bot.runtime import Plaza
 from models.db import Database
 from tests.channels.telegram.conftest import MENU, Town, texts
-from tests.support.fake_telegram import FakeTelegram
 from tests.support.server import free_port
 
 

@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy import insert, select
 
+from adapters.testing.telegram_server import User
 from bot.access import Actor
 from bot.audit import entries
 from bot.config import Config
@@ -21,7 +22,6 @@ from bot.handoff import Handoffs, wait_for_sends
 from bot.notices import Wording
 from models import Conversation, HandoffRequest, InboxItem, Official, OutboxItem
 from tests.channels.telegram.conftest import Town
-from tests.support.fake_telegram import User
 from tests.support.server import wait_for
 
 CONVERSATIONS = Conversation.__table__

@@ -17,16 +17,7 @@ import tweepy
 from sqlalchemy import func, select
 
 from adapters.base import Checkable, Limits, WebhookChannel, WebhookRequest
-from adapters.web import WebChannel
-from adapters.x import HostRewrite, XChannel, XCredentials, from_config
-from bot.config import Config
-from bot.errors import ConfigError, RetryLater, Undeliverable
-from bot.messages import Option, OutboundMessage
-from bot.runtime import Plaza
-from bot.web.app import create_app
-from models import InboxItem
-from models.db import Database
-from tests.support.fake_x import (
+from adapters.testing.x_server import (
     ACCESS_TOKEN,
     ACCESS_TOKEN_SECRET,
     BOT_ID,
@@ -41,6 +32,15 @@ from tests.support.fake_x import (
     webhook_signature,
     x_activity_dm,
 )
+from adapters.web import WebChannel
+from adapters.x import HostRewrite, XChannel, XCredentials, from_config
+from bot.config import Config
+from bot.errors import ConfigError, RetryLater, Undeliverable
+from bot.messages import Option, OutboundMessage
+from bot.runtime import Plaza
+from bot.web.app import create_app
+from models import InboxItem
+from models.db import Database
 from tests.support.server import AppServer, run_plaza, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,6 +1,6 @@
 """A fake X API (the v2 endpoints the X channel uses) and a webhook sender that plays X.
 
-:class:`FakeX` is a Starlette app to run with :class:`~tests.support.server.AppServer`:
+:class:`FakeX` is a Starlette app to run with :class:`~adapters.testing.serving.AppServer`:
 
 - ``GET /2/users/me`` -> the bot's account;
 - ``POST /2/dm_conversations/with/{participant_id}/messages`` -> records the DM

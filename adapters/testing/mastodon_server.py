@@ -119,8 +119,8 @@ class MastodonServer:
         import mastodon_mock.app as mock_app
         import mastodon_mock.routers.statuses as statuses
 
-        self._original_render = statuses.render_status_html
-        statuses.render_status_html = mastodon_html
+        self._original_render = getattr(statuses, "render_status_html")  # noqa: B009 (not re-exported by the mock)
+        setattr(statuses, "render_status_html", mastodon_html)  # noqa: B010
         create_app = mock_app.create_app
         mock_app.create_app = lambda *args, **kwargs: self._recorded(create_app(*args, **kwargs))
         try:
@@ -143,7 +143,7 @@ class MastodonServer:
 
         self.http.close()
         self._mock.stop()
-        statuses.render_status_html = self._original_render
+        setattr(statuses, "render_status_html", self._original_render)  # noqa: B010
 
     def __enter__(self) -> Self:
         return self.start()

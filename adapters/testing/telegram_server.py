@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.server import AppServer, tiny_png
+from adapters.testing.serving import AppServer, tiny_png
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
