@@ -125,19 +125,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_apikeys(commands)
 
-    bench = commands.add_parser("bench", help="run a benchmark and print its table")
-    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
-    engine = bench_commands.add_parser("engine", help="durable messages/s vs the raw-SQL floor")
-    engine.add_argument(
-        "--database",
-        action="append",
-        default=None,
-        help="database URL to measure (repeatable; default: a temporary SQLite file, "
-        "plus $PLAZA_TEST_DATABASE_URL when set)",
-    )
-    engine.add_argument("--conversations", type=int, default=200)
-    engine.add_argument("--rounds", type=int, default=3)
-    engine.add_argument("--batch", type=int, default=64)
+    from bot.bench.cli import add_parser as add_bench
+
+    add_bench(commands)
     cli_residents.add_parsers(commands)
     return parser
 
@@ -419,11 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("residents", "privacy"):
             return cli_residents.run(config, args) or EXIT_OK
         if args.command == "bench":
-            from bot.bench import run_engine_bench
+            from bot.bench.cli import run as run_bench
 
-            return run_engine_bench(
-                config, args.database, conversations=args.conversations, rounds=args.rounds, batch=args.batch
-            )
+            return run_bench(config, args)
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
         return EXIT_CONFIG

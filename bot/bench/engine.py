@@ -17,15 +17,15 @@ between rounds, less within one).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import platform
 import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +34,13 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.bench.report import Report
 from bot.config import Config
 from bot.inbox import accept
 from bot.messages import InboundMessage
 from models.db import Database
 
-__all__ = ["run_engine_bench"]
+__all__ = ["add_arguments", "run"]
 
 SCRIPT: tuple[str | None, ...] = (None, "1", "1", "La farola de la esquina no enciende", "omitir", "Calle Real 3", "sí")
 
@@ -247,29 +248,23 @@ def _measure(
     return Result(backend, count, plaza_best, floor_best, tuple(ratios))
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}"
-    return f"{system}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        action="append",
+        default=None,
+        help="database URL to measure (repeatable; default: a temporary SQLite file, "
+        "plus $PLAZA_TEST_DATABASE_URL when set)",
+    )
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
 
 
-def run_engine_bench(
-    config: Config,
-    urls: Sequence[str] | None,
-    *,
-    conversations: int,
-    rounds: int,
-    batch: int,
-    out: Callable[[str], None] = print,
-) -> int:
-    """Measure each database and print the table; returns the exit code."""
+def run(config: Config, args: argparse.Namespace, report: Report) -> int:
+    """Measure each database and add the table to the report; returns the exit code."""
+    urls: Sequence[str] | None = args.database
+    conversations, rounds, batch = int(args.conversations), int(args.rounds), int(args.batch)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="plaza-bench-") as folder:
         targets: list[tuple[str, str, str | None]] = []
@@ -278,11 +273,7 @@ def run_engine_bench(
         postgres = os.environ.get("PLAZA_TEST_DATABASE_URL")
         if not urls and postgres:
             targets.append((postgres, "postgresql", f"plaza_bench_{uuid.uuid4().hex[:8]}"))
-        out(
-            f"plaza bench engine — {conversations} conversations × {len(SCRIPT)} messages, batch {batch}, "
-            f"{rounds} rounds"
-        )
-        out(f"machine: {_machine()}")
+        report.out(f"machine: {report.machine}")
         for url, backend, schema in targets:
             if schema:
                 admin = create_engine(url)
@@ -295,12 +286,19 @@ def run_engine_bench(
                     with admin.begin() as connection:
                         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                     admin.dispose()
-    out("")
-    out("| database | messages | plaza msg/s (best) | raw-SQL floor msg/s (best) | plaza / floor (median of rounds) |")
-    out("|---|---:|---:|---:|---:|")
-    for result in results:
-        out(
-            f"| {result.backend} | {result.messages} | {result.plaza_rate:,.0f} | {result.floor_rate:,.0f} | "
-            f"{statistics.median(result.ratios):.0%} |"
-        )
+    report.table(
+        f"Engine: {conversations} conversations × {len(SCRIPT)} messages, batch {batch}, {rounds} rounds",
+        ["database", "messages", "plaza msg/s (best)", "raw-SQL floor msg/s (best)", "plaza / floor (median)"],
+        [
+            [
+                result.backend,
+                result.messages,
+                f"{result.plaza_rate:,.0f}",
+                f"{result.floor_rate:,.0f}",
+                f"{statistics.median(result.ratios):.0%}",
+            ]
+            for result in results
+        ],
+        note="Target: plaza ≥ 40 % of the raw-SQL floor on SQLite.",
+    )
     return 0
