@@ -123,6 +123,10 @@ class NotFound(OfficialError):
     """No such conversation, request or official, or not one this official may know of (HTTP 404)."""
 
 
+class Invalid(OfficialError):
+    """What the official wrote cannot be used as it is: an empty reply, one too long (HTTP 400)."""
+
+
 class Conflict(OfficialError):
     """The thing changed under the official: taken by someone else, already resolved (HTTP 409)."""
 

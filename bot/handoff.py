@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from bot.access import Actor
 from bot.audit import record
-from bot.errors import Conflict, NotAllowed, NotFound
+from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.messages import InboundMessage
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
@@ -129,6 +129,7 @@ class Handoff:
     official_id: int | None
     created_at: datetime
     taken_at: datetime | None
+    text: str | None = None
 
 
 def open_handoff(
@@ -205,7 +206,32 @@ def _handoff(row: Any) -> Handoff:
         official_id=row.official_id,
         created_at=row.created_at,
         taken_at=row.taken_at,
+        text=row.text,
     )
+
+
+def withdraw(
+    connection: Connection, conversation_id: int, *, now: datetime | None = None, notify: Relay | None = None
+) -> bool:
+    """The resident no longer needs a person: their ``waiting`` request is cancelled and the bot answers.
+
+    Only a request nobody has taken yet can be withdrawn (once an official has
+    it, the resident's messages are theirs). With ``notify``, the department's
+    linked officials are told. Returns whether there was a waiting request.
+    """
+    handoff = current(connection, conversation_id)
+    if handoff is None or handoff.status != "waiting":
+        return False
+    now = now or datetime.now(UTC)
+    connection.execute(
+        update(HANDOFFS)
+        .where(HANDOFFS.c.id == handoff.id, HANDOFFS.c.status == "waiting")
+        .values(status="cancelled", resolved_at=now, updated_at=now)
+    )
+    connection.execute(update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(mode=MODE_BOT))
+    if notify is not None:
+        notify.handoff_withdrawn(connection, handoff.id)
+    return True
 
 
 def department_of(connection: Connection, conversation_id: int) -> str | None:
@@ -386,9 +412,9 @@ class Handoffs:
         """Send ``text`` to the resident as ``actor``; takes the conversation over first if needed."""
         body = text.strip()
         if not body:
-            raise Conflict("the reply is empty; write something to send")
+            raise Invalid("the reply is empty; write something to send")
         if len(body) > 4000:
-            raise Conflict(f"the reply is {len(body)} characters long; keep it under 4000")
+            raise Invalid(f"the reply is {len(body)} characters long; keep it under 4000")
         handoff = current(connection, conversation_id)
         if handoff is None or handoff.status != "taken" or handoff.official_id != actor.official_id:
             self.take(connection, actor, conversation_id, now=now)
@@ -412,7 +438,7 @@ class Handoffs:
             raise NotAllowed("only an official can leave a note")
         body = text.strip()
         if not body:
-            raise Conflict("the note is empty")
+            raise Invalid("the note is empty; write something to keep")
         self._target(connection, actor, conversation_id)
         now = now or datetime.now(UTC)
         _NOTE.run(
@@ -452,7 +478,7 @@ class Handoffs:
             connection.execute(
                 update(HANDOFFS)
                 .where(HANDOFFS.c.id == handoff.id)
-                .values(status="released", resolved_at=now, updated_at=now)
+                .values(status="transferred", resolved_at=now, updated_at=now)
             )
         handoff_id = open_handoff(
             connection,
@@ -463,10 +489,10 @@ class Handoffs:
             department=department,
             person=person,
             language=target.language,
-            text=f"transferred from {target.department or 'the bot'} by {actor.name}",
+            text=handoff.text if handoff is not None else None,
             now=now,
-            notify=Relay(self.wording),
         )
+        Relay(self.wording).handoff_opened(connection, handoff_id, transferred=(target.department, actor.name))
         _MODE.run(connection, {"conversation_id": conversation_id, "mode": MODE_WAITING, "now": stamp})
         to = self.wording.name(self.config.departments[department].name, target.language, department)
         if person is not None:

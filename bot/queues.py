@@ -53,7 +53,8 @@ REQUESTS = ServiceRequest.__table__  # type: ignore[attr-defined]
 UPDATES = RequestUpdate.__table__  # type: ignore[attr-defined]
 
 QUEUES = ("waiting", "mine", "open", "resolved")
-"""``waiting`` for an official; ``mine``: taken by me; ``open``: waiting or taken; ``resolved`` or released."""
+"""``waiting`` for an official; ``mine``: taken by me; ``open``: waiting or taken; ``resolved``: resolved,
+released to the bot or cancelled by the resident (one transferred away is the other department's)."""
 
 REQUEST_QUEUES = ("open", "closed", "all")
 
@@ -130,7 +131,7 @@ def queue(
     elif which == "open":
         query = query.where(HANDOFFS.c.status.in_(("waiting", "taken"))).order_by(HANDOFFS.c.created_at, HANDOFFS.c.id)
     else:
-        query = query.where(HANDOFFS.c.status.in_(("resolved", "released"))).order_by(
+        query = query.where(HANDOFFS.c.status.in_(("resolved", "released", "cancelled"))).order_by(
             HANDOFFS.c.resolved_at.desc(), HANDOFFS.c.id.desc()
         )
     return [

@@ -241,11 +241,19 @@ class Relay:
         known = self.config.departments.get(department)
         return self.wording.name(known.name if known else None, language, department)
 
-    def handoff_opened(self, connection: Connection, handoff_id: int, *, said: InboundMessage | None = None) -> int:
+    def handoff_opened(
+        self,
+        connection: Connection,
+        handoff_id: int,
+        *,
+        said: InboundMessage | None = None,
+        transferred: tuple[str | None, str] | None = None,
+    ) -> int:
         """Tell the department's linked officials that request ``handoff_id`` waits; returns how many were told.
 
         The notice quotes ``said`` (the message that led to it), else the
-        request's text.
+        request's text. ``transferred`` is (the department it comes from, or
+        None for the bot; the official who passed it on): the notice then says so.
         """
         about = self._about(connection, HANDOFFS.c.id == handoff_id)
         if about is None or about.status != "waiting":
@@ -253,14 +261,34 @@ class Relay:
         officials = linked(connection, department=about.department)
         for official in officials:
             text = (self.content(said, official.language) if said is not None else "") or about.text or "—"
+            values: dict[str, object] = {
+                "number": about.conversation_id,
+                "department": self.department_name(about.department, official.language),
+                "resident": about.resident,
+                "channel": about.channel,
+                "text": text,
+            }
+            key = "relay_new_handoff"
+            if transferred is not None:
+                origin, by = transferred
+                key = "relay_transferred_handoff"
+                values |= {
+                    "origin": self.department_name(origin, official.language) if origin else "—",
+                    "by": by,
+                }
+            notice = self.wording.text(key, official.language, **values)
+            tell(connection, official, notice, conversation_id=about.conversation_id)
+        return len(officials)
+
+    def handoff_withdrawn(self, connection: Connection, handoff_id: int) -> int:
+        """Tell the department's linked officials that the resident withdrew request ``handoff_id``."""
+        about = self._about(connection, HANDOFFS.c.id == handoff_id)
+        if about is None:
+            return 0
+        officials = linked(connection, department=about.department)
+        for official in officials:
             notice = self.wording.text(
-                "relay_new_handoff",
-                official.language,
-                number=about.conversation_id,
-                department=self.department_name(about.department, official.language),
-                resident=about.resident,
-                channel=about.channel,
-                text=text,
+                "relay_withdrawn", official.language, number=about.conversation_id, resident=about.resident
             )
             tell(connection, official, notice, conversation_id=about.conversation_id)
         return len(officials)

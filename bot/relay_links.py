@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from bot.access import CLI, Actor
 from bot.audit import record
-from bot.errors import Conflict, NotFound
+from bot.errors import Conflict, Invalid, NotFound
 from bot.relay import RELAY_CHANNELS
 from models import Official, OfficialIdentity
 
@@ -71,7 +71,7 @@ def link_account(
     _channel(channel)
     user_id = platform_user_id.strip()
     if not user_id:
-        raise Conflict("the account id is empty; give the platform's numeric id of the official's account")
+        raise Invalid("the account id is empty; give the platform's numeric id of the official's account")
     chat = (chat_id or "").strip() or user_id
     official_id, disabled = _official(connection, username)
     owner = connection.execute(

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from bot import account
+from bot import account, handoff
 from bot.actions import ACTIONS, ActionContext
 from bot.answers import MAX_TEXT, Accepted, Rejected, options_for, read_answer
 from bot.flows import OptionSpec, Step
+from bot.handoff import MODE_BOT, MODE_WAITING
 from bot.machine import CompiledFlow
 from bot.messages import InboundMessage, Option
 from bot.outbox import Reply
+from bot.relay import Relay
 from bot.templates import pick, render
 from bot.words import Command
 
@@ -444,8 +446,7 @@ class Turn:
             self._start_flow(self.engine.catalog.main)
             self.enter(self.conversation.state)
         elif command.name == "cancel":
-            self.say(self.message("cancelled"))
-            self._restart()
+            self._cancel()
         elif command.name == "back":
             self._back()
         elif command.name == "person":
@@ -465,6 +466,21 @@ class Turn:
             else:
                 data["pending"] = "language"
                 self._ask_language()
+
+    def _cancel(self) -> None:
+        """Leave the flow; at the menu, while waiting for a person, withdraw that request instead."""
+        conversation = self.conversation
+        waiting = conversation.mode == MODE_WAITING
+        at_menu = conversation.flow == self.engine.catalog.main.name and not conversation.data["stack"]
+        if waiting and at_menu:
+            handoff.withdraw(self.connection, conversation.id, notify=Relay(self.engine.wording()))
+            conversation.mode = MODE_BOT
+            self.say(self.message("handoff_withdrawn"))
+        else:
+            self.say(self.message("cancelled"))
+            if waiting:
+                self.say(self.message("handoff_still_waiting"))
+        self._restart()
 
     def _person_flow(self) -> CompiledFlow | None:
         """The flow the word "persona" starts (config.yaml ``handoff.person_flow``, else ``talk_to``)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import BadPayload, BadSignature, Conflict, NotAllowed, NotFound, PlazaError
+from bot.errors import BadPayload, BadSignature, Conflict, Invalid, NotAllowed, NotFound, PlazaError
 
 __all__ = ["error_response", "plaza_error_handler"]
 
@@ -15,9 +15,9 @@ def error_response(status: int, reason: str) -> JSONResponse:
 
 
 async def plaza_error_handler(request: Request, exc: Exception) -> Response:
-    """BadPayload → 400, BadSignature → 401 (nothing sent) or 403, NotAllowed → 403, NotFound → 404,
+    """BadPayload and Invalid → 400, BadSignature → 401 (nothing sent) or 403, NotAllowed → 403, NotFound → 404,
     Conflict → 409; anything else of ours → 500, no details."""
-    if isinstance(exc, BadPayload):
+    if isinstance(exc, BadPayload | Invalid):
         return error_response(400, exc.reason)
     if isinstance(exc, NotAllowed):
         return error_response(403, exc.reason)

@@ -15,7 +15,7 @@ Routes (HTML unless said; every POST is a form with the session's ``csrf``):
 Each action runs in one transaction with its audit row. Access follows
 :meth:`Actor.sees`: another department's conversation, request or photo is
 answered 404, as if it did not exist. Errors become readable pages with the
-right status (NotAllowed 403, NotFound 404, Conflict 409, bad input 400).
+right status (Invalid 400, NotAllowed 403, NotFound 404, Conflict 409).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.audit import record
-from bot.errors import Conflict, NotAllowed, NotFound, OfficialError
+from bot.errors import Conflict, Invalid, NotAllowed, NotFound, OfficialError
 from bot.handoff import Handoffs, wait_for_sends
 from bot.history import conversation_view, entries, media_conversation
 from bot.notices import Wording
@@ -49,7 +49,7 @@ from bot.web.pages import STATIC, Pages
 __all__ = ["Inbox", "inbox_routes"]
 
 ACTIONS = ("take", "reply", "note", "transfer", "release", "resolve")
-_STATUS_OF = {NotAllowed: 403, NotFound: 404, Conflict: 409}
+_STATUS_OF = {Invalid: 400, NotAllowed: 403, NotFound: 404, Conflict: 409}
 
 Page = Callable[[Request, Session], Awaitable[Response]]
 

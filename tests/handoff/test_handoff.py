@@ -15,6 +15,7 @@ from bot.errors import Conflict, NotAllowed, NotFound
 from bot.handoff import Handoffs, current, department_of, in_flight
 from bot.inbox import accept
 from bot.notices import Wording
+from bot.queues import queue
 from models import Conversation, ConversationNote, HandoffRequest, Official, OutboxItem
 from models.db import Database
 from tests.support.driver import Bot, Chat
@@ -229,7 +230,10 @@ def test_transfer_moves_the_conversation_to_another_departments_queue(
             select(HANDOFFS.c.department, HANDOFFS.c.status).where(HANDOFFS.c.conversation_id == conversation)
         ).all()
     assert now is not None and (now.department, now.status) == ("policia", "waiting")
-    assert [tuple(r) for r in rows] == [("servicios", "released"), ("policia", "waiting")]
+    assert [tuple(r) for r in rows] == [("servicios", "transferred"), ("policia", "waiting")]
+    with database.reader.connect() as connection:
+        assert queue(connection, ana, "resolved") == [], "passed on is not resolved: it is the police's now"
+        assert [item.conversation_id for item in queue(connection, ana, "open")] == []
     with pytest.raises(NotFound):
         act(database, handoffs.reply, ana, conversation, "¿sigue ahí?")  # no longer Ana's department
     police = official(database, "antonio", "policia", name="Antonio")
@@ -292,3 +296,45 @@ def set_taken(connection: Connection, conversation_id: int, created: datetime, *
         .where(HANDOFFS.c.conversation_id == conversation_id)
         .values(status="resolved", taken_at=created + timedelta(minutes=minutes))
     )
+
+
+def test_a_resident_withdraws_a_waiting_request_with_cancel_at_the_menu(
+    bot: Bot, database: Database, handoffs: Handoffs
+) -> None:
+    chat = bot.chat()
+    chat.say()
+    conversation = waiting_for(chat, "servicios")
+    ana = official(database, "ana", "servicios", name="Ana")
+
+    # in the middle of another flow, "cancelar" leaves that flow and says the request still stands
+    chat.say("1")
+    said = chat.say("cancelar")
+    assert said.startswith("De acuerdo, lo dejamos aquí.") and "sigue en pie" in said, said
+    assert mode(database, conversation) == "waiting"
+
+    said = chat.say("cancelar")  # now at the menu: the request is withdrawn
+    assert said.startswith("De acuerdo, retiro su petición de hablar con una persona."), said
+    assert MENU in said
+    assert mode(database, conversation) == "bot"
+    with database.reader.connect() as connection:
+        assert current(connection, conversation) is None
+        [withdrawn] = queue(connection, ana, "resolved")
+        assert queue(connection, ana, "waiting") == []
+    assert (withdrawn.conversation_id, withdrawn.status) == (conversation, "cancelled")
+    with pytest.raises(Conflict, match="already with the bot"):
+        act(database, handoffs.resolve, ana, conversation)
+    assert MENU in chat.say("menú"), "the bot answers as before"
+    assert "¿Con quién quiere hablar?" in chat.say("persona"), "and a new request can be made"
+
+
+def test_cancel_does_not_withdraw_a_conversation_an_official_has(
+    bot: Bot, database: Database, handoffs: Handoffs
+) -> None:
+    chat = bot.chat()
+    chat.say()
+    conversation = waiting_for(chat, "servicios")
+    ana = official(database, "ana", "servicios", name="Ana")
+    act(database, handoffs.take, ana, conversation)
+    chat.process()
+    assert chat.send("cancelar") == [], "the official has it: the word reaches the official, not the bot"
+    assert mode(database, conversation) == "official"

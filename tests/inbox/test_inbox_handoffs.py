@@ -128,7 +128,7 @@ def test_an_empty_reply_is_refused_with_a_reason(town: Town) -> None:
     conversation_id = town.ask_for(town.resident("lucia"), "Servicios Municipales", "bache")
     http = town.login("marta")
     response = act(http, conversation_id, "reply", text="   ")
-    assert response.status_code == 409
+    assert response.status_code == 400
     assert "empty" in response.text
     assert "Traceback" not in response.text
 

@@ -292,7 +292,9 @@ def test_a_transfer_and_a_failed_step_are_relayed(
         assert actor is not None
         Handoffs(Wording(config)).transfer(connection, actor.actor(), number, department="secretaria")
     [notice] = sara.inbox()
-    assert notice.text.startswith(f"#{number} · Secretaría · juan (telegram): transferred from policia")
+    assert notice.text.startswith(
+        f"#{number} · Secretaría · juan (telegram), le llega de Policía Local (Pilar Ruiz): Me han robado la bicicleta"
+    ), "in the official's language, with what the resident asked"
     assert pilar.inbox() == [] and pedro.inbox() == []
 
     # the bot fails every step of another resident: the conversation goes to handoff.failures (alcaldia)
@@ -325,3 +327,11 @@ def test_a_failing_officials_message_gets_an_apology_and_hands_nothing_over(
     with desk.bot.database.reader.connect() as connection:
         assert connection.execute(select(func.count()).select_from(CONVERSATIONS)).scalar_one() == 0
         assert list(connection.execute(select(INBOX.c.status)).scalars()) == ["failed"]
+
+
+def test_a_withdrawn_request_is_told_to_the_linked_officials(desk: Desk) -> None:
+    juan, pilar, pedro, number, _, _ = police_handoff(desk)
+    assert "retiro su petición" in juan.say("cancelar")
+    [to_pilar] = pilar.inbox()
+    assert to_pilar.text == f"#{number} · juan ya no necesita que le atiendan: ha retirado su petición."
+    assert [got.text for got in pedro.inbox()] == [to_pilar.text]
