@@ -103,6 +103,7 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "error_handed_over",
     "handoff_taken",
     "official_says",
+    "official_sends_photo",
     "handoff_transferred",
     "handoff_released",
     "handoff_resolved",
