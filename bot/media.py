@@ -7,7 +7,7 @@ Mastodon attachment URL), which only that platform's channel can fetch
 (:class:`adapters.base.PhotoSource`: the adapter knows how, and from where;
 nothing of the platform leaks here). :class:`MediaResolver` turns either into
 :class:`Media` (bytes and a MIME type checked against the bytes' magic
-numbers):
+numbers, :func:`adapters.web.sniff_image`; at most :data:`MAX_PHOTO_BYTES`, the web chat's limit too):
 
 - ``media:<id>`` is read from the ``media`` table;
 - a platform reference is looked up among the archived copies first
@@ -32,6 +32,7 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine, insert, select
 
 from adapters.base import PhotoSource
+from adapters.web import MAX_PHOTO_BYTES, sniff_image
 from bot.errors import NotFound
 from models import MediaItem
 
@@ -41,22 +42,12 @@ __all__ = [
     "MediaResolver",
     "PhotoRefused",
     "checked_photo",
-    "image_type",
     "media_id",
     "read_stored",
     "store_media",
 ]
 
 MEDIA = MediaItem.__table__  # type: ignore[attr-defined]
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-"""The largest photo Plaza keeps or sends (Telegram's own limit for photos)."""
-
-_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +56,6 @@ class Media:
 
     data: bytes
     mime_type: str
-
-
-def image_type(data: bytes) -> str | None:
-    """The MIME type of a JPEG, PNG, GIF or WebP image by its magic bytes; None for anything else."""
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 class PhotoRefused(ValueError):
@@ -98,7 +79,7 @@ def checked_photo(data: bytes, *, limit: int = MAX_PHOTO_BYTES) -> Media:
         )
     if not data:
         raise PhotoRefused("the photo is empty")
-    mime = image_type(data)
+    mime = sniff_image(data)
     if mime is None:
         raise PhotoRefused("that file is not a photo: send a JPEG, PNG, GIF or WebP image")
     return Media(data, mime)
@@ -231,7 +212,7 @@ class MediaResolver:
         data = await source.fetch_photo(ref)
         if len(data) > MAX_PHOTO_BYTES:
             raise NotFound(f"the photo from {channel} is larger than {MAX_PHOTO_BYTES} bytes")
-        mime = image_type(data)
+        mime = sniff_image(data)
         if mime is None:
             raise NotFound(f"what {channel} gave for the photo is not an image")
         return Media(data, mime)

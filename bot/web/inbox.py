@@ -276,11 +276,13 @@ class Inbox:
         form = await self.auth.form(request, session, files=1)
         photo: Media | None = None
         upload = form.get("photo")
-        if isinstance(upload, UploadFile) and (upload.filename or upload.size):
-            try:
+        try:
+            if isinstance(upload, UploadFile) and (upload.filename or upload.size):
                 photo = checked_photo(await upload.read(MAX_PHOTO_BYTES + 1))
-            except PhotoRefused as refused:
-                return self.error(request, session, 413 if refused.too_large else 400, refused.reason, language)
+        except PhotoRefused as refused:
+            return self.error(request, session, 413 if refused.too_large else 400, refused.reason, language)
+        finally:
+            await form.close()
         actor = self.auth.actor(session)
         status = str(form.get("status") or "")
         note = str(form.get("note") or "").strip()[:2000]
