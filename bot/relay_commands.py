@@ -34,9 +34,9 @@ from sqlalchemy import Connection, select
 
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.handoff import Handoffs, current
-from bot.messages import InboundMessage, Photo
+from bot.messages import InboundMessage
 from bot.notices import Wording
-from bot.relay import Linked, Relay, replied_conversation, tell
+from bot.relay import Linked, Relay, first_photo, replied_conversation, tell
 from bot.words import normalize
 from models import Conversation, HandoffRequest, Official, Resident
 
@@ -175,10 +175,7 @@ class OfficialMessages:
         inbox_id: int,
     ) -> None:
         body = text.strip()
-        photo = None
-        if message is not None and message.photos:
-            first = message.photos[0]  # Telegram sends one photo per message; Mastodon's first attachment leads
-            photo = Photo(first.ref, first.mime_type, origin=first.origin or message.channel)
+        photo = first_photo(message) if message is not None else None  # Telegram sends one photo per message
         if not body and photo is None:
             key = "relay_text_only" if message is not None and message.location else "relay_empty"
             self._say(connection, official, key, inbox_id, number=number, about=number)

@@ -6,8 +6,9 @@ getFile and archived, so they are still there once Telegram forgot the file)
 and is 404 to another department; a status change with a photo reaches the
 reporter as a real sendPhoto of the uploaded bytes with the notice as its
 caption, while a file that is not an image is refused with a reason and
-changes nothing; an official's photo reply from their own Telegram reaches
-the resident as a photo; a photo of another platform is stored before it is
+changes nothing; a resident's photo is relayed to the official's Telegram as
+a photo, and an official's photo reply from there reaches the resident as a
+photo; a photo of another platform is stored before it is
 sent to a chat that cannot read that platform's reference (the web chat).
 """
 
@@ -242,6 +243,10 @@ def test_an_officials_photo_reply_from_telegram_reaches_the_resident(town: Town,
     official(town, config, "pilar", "policia", telegram_id=pilar.id)
     hand_off_to_police(fake, ana)
     notice = wait_text(fake, pilar.id, "Me han robado la bicicleta")
+    seen = len(fake.sent_to(pilar.id))
+    fake.push_photo(ana, png(2, 2), caption="Así era")  # the resident's photo reaches the official as a photo
+    relayed = wait_text(fake, pilar.id, "Así era", after=seen)
+    assert relayed.method == "sendPhoto" and relayed.photo is not None and fake.file_data(relayed.photo) == png(2, 2)
     seen = len(fake.sent_to(ana.id))
     found = png(5, 3)
     fake.push_photo(pilar, found, caption="¿Es esta su bicicleta?", reply_to=notice)
