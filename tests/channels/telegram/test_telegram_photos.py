@@ -102,7 +102,7 @@ def conversation_of(town: Town, chat_id: int) -> int:
         )
 
 
-def report(town: Town, chat_id: int, ticket: str) -> int:
+def report(town: Town, chat_id: int, ticket: str, department: str = "servicios", photo_ref: str | None = None) -> int:
     """A streetlight report of the resident's Telegram conversation (as the incident flow stores it)."""
     with town.database.writer.begin() as connection:
         conversation = connection.execute(
@@ -117,8 +117,9 @@ def report(town: Town, chat_id: int, ticket: str) -> int:
                     ticket=ticket,
                     kind="incident",
                     category="streetlight",
-                    department="servicios",
+                    department=department,
                     description="Farola apagada",
+                    photo_ref=photo_ref,
                     status="received",
                     private=False,
                     language="es",
@@ -148,6 +149,7 @@ def test_an_official_sees_a_residents_telegram_photo_and_another_department_does
     official(town, config, "pilar", "policia")
     official(town, config, "marta", "servicios")
     number = conversation_of(town, ana.id)
+    request_id = report(town, ana.id, "JUN-2026-000041", department="policia", photo_ref=file_id)
 
     with login(town, "pilar") as pilar:
         page = pilar.get(f"/inbox/conversations/{number}")
@@ -168,12 +170,18 @@ def test_an_official_sees_a_residents_telegram_photo_and_another_department_does
         again = pilar.get(url)
         assert (again.status_code, again.content) == (200, photo)
         assert pilar.get(url.removesuffix("/0") + "/7").status_code == 404  # the message has one photo
+        request_page = pilar.get(f"/inbox/requests/{request_id}")
+        assert f'<img src="/inbox/requests/{request_id}/photo"' in request_page.text
+        assert file_id not in request_page.text  # the platform's reference is not shown, the photo is
+        reported = pilar.get(f"/inbox/requests/{request_id}/photo")
+        assert (reported.status_code, reported.content) == (200, photo)
 
     with login(town, "marta") as marta:
         refused = marta.get(url)
         assert refused.status_code == 404
         assert photo not in refused.content and "Traceback" not in refused.text
         assert marta.get(f"/inbox/conversations/{number}").status_code == 404
+        assert marta.get(f"/inbox/requests/{request_id}/photo").status_code == 404
     anonymous = httpx.get(f"{town.base_url}{url}", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"] == "/inbox/login"
 
