@@ -24,16 +24,16 @@ platform refused. Every method runs its database work in a worker thread.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from adapters.base import PhotoSource
 from adapters.web import MAX_PHOTO_BYTES, sniff_image
 from bot.errors import NotFound
+from bot.inbox import Upload, store_upload
 from models import MediaItem
 
 __all__ = [
@@ -101,20 +101,7 @@ def store_media(
     connection: Connection, channel: str, chat_id: str, media: Media, *, source_ref: str | None = None
 ) -> str:
     """Store ``media`` for the chat ``(channel, chat_id)`` in the caller's transaction; returns ``media:<id>``."""
-    number = connection.execute(
-        insert(MEDIA)
-        .values(
-            channel=channel,
-            chat_id=chat_id,
-            mime_type=media.mime_type,
-            size=len(media.data),
-            sha256=hashlib.sha256(media.data).hexdigest(),
-            data=media.data,
-            source_ref=source_ref,
-        )
-        .returning(MEDIA.c.id)
-    ).scalar_one()
-    return f"media:{number}"
+    return store_upload(connection, channel, chat_id, Upload(media.data, media.mime_type), source_ref=source_ref)
 
 
 def _archived(connection: Connection, channel: str, ref: str) -> Media | None:
