@@ -2,6 +2,8 @@
 
 - ``GET /inbox/conversations/{id}/photos/{inbox_id}/{n}``: the ``n``-th photo
   of a resident's message (inbox row ``inbox_id``) of that conversation;
+- ``GET /inbox/conversations/{id}/sent/{outbox_id}/photo``: the photo of a
+  message sent to the resident (an official's photo reply from Telegram);
 - ``GET /inbox/requests/{id}/photo``: a service request's photo.
 
 Access is checked before anything is read: the conversation must be one the
@@ -27,7 +29,7 @@ from bot.errors import ChannelError, NotFound
 from bot.media import Media
 from bot.queues import request_item
 from bot.sessions import Session
-from models import Conversation, InboxItem
+from models import Conversation, InboxItem, OutboxItem
 from models.rawsql import from_db_json
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ __all__ = ["photo_response", "photo_routes"]
 
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 
 
 def photo_response(media: Media) -> Response:
@@ -88,6 +91,27 @@ class Photos:
         ref, channel, chat_id = await self.inbox.read(load)
         return await self._resolve(request, session, ref, channel, chat_id)
 
+    async def sent_photo(self, request: Request, session: Session) -> Response:
+        conversation_id = request.path_params["conversation_id"]
+        outbox_id = request.path_params["outbox_id"]
+        actor = self.inbox.auth.actor(session)
+        handoffs = self.inbox.handoffs()
+
+        def load(connection: Connection) -> tuple[str, str, str]:
+            handoffs.visible(connection, actor, conversation_id)
+            row = connection.execute(
+                select(OUTBOX.c.payload, OUTBOX.c.channel, OUTBOX.c.chat_id).where(
+                    OUTBOX.c.id == outbox_id, OUTBOX.c.conversation_id == conversation_id
+                )
+            ).first()
+            photo = (from_db_json(row.payload) or {}).get("photo") if row is not None else None
+            if row is None or not photo or not photo.get("ref"):
+                raise NotFound("there is no such photo in this conversation")
+            return str(photo["ref"]), str(photo.get("origin") or row.channel), str(row.chat_id)
+
+        ref, channel, chat_id = await self.inbox.read(load)
+        return await self._resolve(request, session, ref, channel, chat_id)
+
     async def request_photo(self, request: Request, session: Session) -> Response:
         request_id = request.path_params["request_id"]
         actor = self.inbox.auth.actor(session)
@@ -115,6 +139,11 @@ def photo_routes(inbox: Inbox) -> list[BaseRoute]:
         Route(
             "/inbox/conversations/{conversation_id:int}/photos/{inbox_id:int}/{number:int}",
             guard(photos.message_photo),
+            methods=["GET"],
+        ),
+        Route(
+            "/inbox/conversations/{conversation_id:int}/sent/{outbox_id:int}/photo",
+            guard(photos.sent_photo),
             methods=["GET"],
         ),
         Route("/inbox/requests/{request_id:int}/photo", guard(photos.request_photo), methods=["GET"]),

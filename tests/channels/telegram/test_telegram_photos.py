@@ -262,6 +262,12 @@ def test_an_officials_photo_reply_from_telegram_reaches_the_resident(town: Town,
     assert photo.method == "sendPhoto"
     assert photo.caption == "Pilar Ruiz: ¿Es esta su bicicleta?"
     assert photo.photo is not None and fake.file_data(photo.photo) == found
+    town.settled(ana.id)
+    number = conversation_of(town, ana.id)
+    with login(town, "pilar") as http:  # the inbox shows the photo she sent with the conversation
+        page = http.get(f"/inbox/conversations/{number}")
+        urls = re.findall(rf'<img src="(/inbox/conversations/{number}/sent/\d+/photo)"', page.text)
+        assert [http.get(url).content for url in urls] == [found]
 
     seen = len(fake.sent_to(ana.id))
     fake.push_photo(pilar, png(6, 3), reply_to=notice)  # a photo without words still goes
