@@ -34,6 +34,9 @@ __all__ = [
     "Checkable",
     "Dispatch",
     "Limits",
+    "LoadMedia",
+    "MediaSending",
+    "PhotoSource",
     "WebhookChannel",
     "WebhookRequest",
     "WebhookResponse",
@@ -43,6 +46,11 @@ __all__ = [
 
 Dispatch = Callable[[Sequence[InboundMessage]], Awaitable[None]]
 """Stores messages durably; returns once they are committed to the inbox."""
+
+LoadMedia = Callable[[str], Awaitable[tuple[bytes, str]]]
+"""Reads a photo Plaza stored (``media:<id>``): its bytes and MIME type.
+
+Raises :class:`~bot.errors.NotFound` when there is no such photo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,30 @@ class Checkable(Protocol):
     async def check(self) -> str:
         """The account it acts as (``@JunBot``); raises :class:`~bot.errors.ChannelError` if unreachable."""
         ...
+
+
+@runtime_checkable
+class PhotoSource(Protocol):
+    """A channel that can fetch the bytes of a photo a user sent on its platform."""
+
+    async def fetch_photo(self, ref: str) -> bytes:
+        """The bytes behind ``ref`` (the platform's reference, as the channel put it in a :class:`Photo`).
+
+        Raises :class:`~bot.errors.RetryLater` or :class:`~bot.errors.Undeliverable`
+        when the platform does not give it.
+        """
+        ...
+
+
+@runtime_checkable
+class MediaSending(Protocol):
+    """A channel that sends Plaza's stored photos (``media:<id>``) as real photos.
+
+    The runtime calls ``use_media`` once, before ``start``, with the function
+    that reads them; without it such a photo is :class:`~bot.errors.Undeliverable`.
+    """
+
+    def use_media(self, load: LoadMedia) -> None: ...
 
 
 @runtime_checkable

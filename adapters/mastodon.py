@@ -21,7 +21,10 @@ filtered into notification requests are accepted.
 
 Sending: text plus options as numbered lines, split so that each part *with*
 the leading mention fits the instance's ``max_characters``; parts are chained
-as replies; a photo is uploaded and attached to the first part; each part
+as replies; a photo is uploaded (``media_post``) and attached to the first
+part: a photo Plaza stored (``media:<id>``, read through the function given to
+:meth:`MastodonChannel.use_media`) or an attachment of this server (fetched
+with :meth:`MastodonChannel.fetch_photo`); each part
 carries an ``Idempotency-Key`` derived from the outbox row id, its index and
 its text, so a resend after a crash (sent, but not yet marked sent) returns
 the status already posted instead of posting it twice. A ``public`` message
@@ -32,6 +35,12 @@ Errors: 429 -> :class:`RetryLater` until the ``X-RateLimit-Reset`` time;
 5xx, timeouts and network errors -> :class:`RetryLater` shortly; 404 (the
 account or the status is gone; ``gone`` when the account is), 403 and 422
 -> :class:`Undeliverable`.
+Photos residents sent are fetched (:meth:`MastodonChannel.fetch_photo`) only
+from the configured server's own origin (scheme, host and port of
+``MASTODON_API_BASE_URL``, plus the ``media_hosts`` of config.yaml, e.g. a
+CDN the server keeps attachments on), without following redirects and at most
+:data:`MAX_PHOTO_BYTES` of them: an attachment URL is something a stranger
+wrote into a status, and Plaza must not be made to fetch any other address.
 Mastodon.py is synchronous: every call runs in a worker thread, one at a time
 (its rate-limit bookkeeping is per client, not per thread).
 """
@@ -60,9 +69,9 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from adapters.base import Dispatch, Limits, numbered_options, split_text
+from adapters.base import Dispatch, Limits, LoadMedia, numbered_options, split_text
 from adapters.mastodon_html import status_text
-from bot.errors import ChannelError, ConfigError, RetryLater, Undeliverable
+from bot.errors import ChannelError, ConfigError, NotFound, RetryLater, Undeliverable
 from bot.messages import InboundMessage, OutboundMessage, Photo, SentReceipt
 
 __all__ = ["DEFAULT_MAX_CHARACTERS", "MastodonChannel", "from_config"]
@@ -88,8 +97,12 @@ class MastodonChannel:
         *,
         poll_interval: float = 5.0,
         request_timeout: float = 15.0,
+        media_hosts: tuple[str, ...] = (),
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
+        base = urlsplit(self.api_base_url)
+        self._media_origins = {(base.scheme, base.netloc.lower())} | {("https", host.lower()) for host in media_hosts}
+        self._load_media: LoadMedia | None = None
         self.poll_interval = poll_interval
         self._client = Mastodon(
             access_token=access_token,
@@ -314,20 +327,48 @@ class MastodonChannel:
         self._accts[chat_id] = acct
         return acct, last
 
+    def use_media(self, load: LoadMedia) -> None:
+        """How to read photos Plaza stored (``media:<id>``), to upload them with the status."""
+        self._load_media = load
+
     async def _upload(self, photo: Photo) -> str:
-        if not photo.ref.startswith(("http://", "https://")):
-            raise Undeliverable(NAME, f"cannot attach the photo {photo.ref!r}: only http(s) URLs can be uploaded")
-        data, mime = await anyio.to_thread.run_sync(self._download, photo.ref)
-        media = await self._call(self._client.media_post, data, mime_type=photo.mime_type or mime, synchronous=True)
+        if photo.ref.startswith("media:"):
+            if self._load_media is None:
+                raise Undeliverable(NAME, f"cannot attach the photo {photo.ref}: this channel was given no media store")
+            try:
+                data, mime = await self._load_media(photo.ref)
+            except NotFound as missing:
+                raise Undeliverable(NAME, f"cannot attach the photo {photo.ref}: {missing.reason}") from None
+        else:
+            data = await self.fetch_photo(photo.ref)
+            mime = photo.mime_type or "image/jpeg"
+        media = await self._call(self._client.media_post, data, mime_type=mime, synchronous=True)
         return str(media["id"])
 
-    def _download(self, url: str) -> tuple[bytes, str]:
-        response = self._client.session.get(url, timeout=self._client.request_timeout)
-        if response.status_code >= 400:
-            raise RetryLater(NAME, 30.0, f"fetching the photo {url} gave HTTP {response.status_code}")
-        if len(response.content) > MAX_PHOTO_BYTES:
-            raise Undeliverable(NAME, f"the photo {url} is larger than {MAX_PHOTO_BYTES} bytes")
-        return response.content, response.headers.get("content-type", "image/jpeg").split(";")[0]
+    async def fetch_photo(self, ref: str) -> bytes:
+        """The bytes of an attachment of this server (``ref`` is its URL); see the module docstring."""
+        parts = urlsplit(ref)
+        if (parts.scheme, parts.netloc.lower()) not in self._media_origins:
+            raise Undeliverable(NAME, f"the photo {ref} is not on {self.api_base_url}; only its own files are fetched")
+        return await anyio.to_thread.run_sync(self._download, ref)
+
+    def _download(self, url: str) -> bytes:
+        try:
+            with self._client.session.get(
+                url, timeout=self._client.request_timeout, stream=True, allow_redirects=False
+            ) as response:
+                if response.status_code in (404, 410):
+                    raise Undeliverable(NAME, f"the photo {url} is gone (HTTP {response.status_code})")
+                if response.status_code >= 300:
+                    raise RetryLater(NAME, 30.0, f"fetching the photo {url} gave HTTP {response.status_code}")
+                data = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    data.extend(chunk)
+                    if len(data) > MAX_PHOTO_BYTES:
+                        raise Undeliverable(NAME, f"the photo {url} is larger than {MAX_PHOTO_BYTES} bytes")
+                return bytes(data)
+        except OSError as error:  # requests' connection errors and timeouts are OSErrors
+            raise RetryLater(NAME, 30.0, f"fetching the photo {url} failed: {error}") from None
 
     def _send_error(self, error: MastodonError) -> ChannelError:
         if isinstance(error, MastodonRatelimitError | MastodonNetworkError | MastodonServerError):
@@ -400,6 +441,18 @@ def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Mast
             f"expected seconds (a positive number), found {interval!r}",
             "write e.g. poll_interval: 5",
         )
+    hosts = settings.get("media_hosts") or []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "/" not in h for h in hosts):
+        raise ConfigError(
+            "config.yaml",
+            None,
+            "channels.mastodon.media_hosts",
+            f"expected a list of host names, found {hosts!r}",
+            "write e.g. media_hosts: [files.social.example] (where the server keeps attachments), or leave it out",
+        )
     return MastodonChannel(
-        values["MASTODON_ACCESS_TOKEN"], values["MASTODON_API_BASE_URL"], poll_interval=float(interval)
+        values["MASTODON_ACCESS_TOKEN"],
+        values["MASTODON_API_BASE_URL"],
+        poll_interval=float(interval),
+        media_hosts=tuple(hosts),
     )

@@ -33,7 +33,9 @@ otherwise ignored.
 Sending: texts are split at 4096 characters, options become an inline
 keyboard on the last part (``callback_data`` is the option key, or
 ``#<number>`` when the key is longer than Telegram's 64 bytes), a photo goes
-through sendPhoto. A 429 raises :class:`RetryLater` with Telegram's
+through sendPhoto: a Telegram ``file_id`` as it is, a photo Plaza stored
+(``media:<id>``, read through the function given to :meth:`TelegramChannel.use_media`)
+uploaded as a file, with the text as its caption. A 429 raises :class:`RetryLater` with Telegram's
 ``retry_after``; a blocked bot or an unknown chat :class:`Undeliverable`;
 server errors and timeouts :class:`RetryLater` after a few seconds. Parts of
 a split message already accepted are remembered, so a retry sends only the
@@ -53,11 +55,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from telegram import Bot, Update
+from telegram import Bot, InputFile, Update
 from telegram.error import Conflict, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse
+from adapters.base import Dispatch, Limits, LoadMedia, WebhookRequest, WebhookResponse
 from adapters.telegram_mapping import (
     MAX_TEXT,
     NAME,
@@ -68,7 +70,7 @@ from adapters.telegram_mapping import (
     pause_after,
     send_error,
 )
-from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, Undeliverable
+from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, NotFound, Undeliverable
 from bot.messages import InboundMessage, OutboundMessage, SentReceipt
 
 __all__ = ["DEFAULT_API_BASE_URL", "MAX_TEXT", "TelegramChannel", "from_config"]
@@ -121,6 +123,7 @@ class TelegramChannel:
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._progress: OrderedDict[int, list[str]] = OrderedDict()
+        self._load_media: LoadMedia | None = None
         self.offset: int | None = None
         """The next update id to ask getUpdates for (polling); everything below it is stored."""
 
@@ -173,7 +176,8 @@ class TelegramChannel:
             await self._ensure_ready()
             for kind, kwargs in calls[len(done) :]:
                 if kind == "photo":
-                    sent = await self._bot.send_photo(chat_id=message.chat_id, **kwargs)
+                    photo = await self._photo_file(kwargs["photo"])
+                    sent = await self._bot.send_photo(chat_id=message.chat_id, **{**kwargs, "photo": photo})
                 else:
                     sent = await self._bot.send_message(chat_id=message.chat_id, **kwargs)
                 done.append(str(sent.message_id))
@@ -186,6 +190,23 @@ class TelegramChannel:
             raise mapped from error
         self._progress.pop(message.id, None)
         return SentReceipt(platform_message_ids=tuple(done), sent_at=datetime.now(UTC))
+
+    def use_media(self, load: LoadMedia) -> None:
+        """How to read photos Plaza stored (``media:<id>``), to upload them with sendPhoto."""
+        self._load_media = load
+
+    async def _photo_file(self, ref: str) -> str | InputFile:
+        """A Telegram ``file_id`` as it is; a stored photo as an upload of its bytes."""
+        if not ref.startswith("media:"):
+            return ref
+        if self._load_media is None:
+            raise Undeliverable(NAME, f"cannot send the photo {ref}: this channel was given no media store")
+        try:
+            data, mime = await self._load_media(ref)
+        except NotFound as missing:
+            raise Undeliverable(NAME, f"cannot send the photo {ref}: {missing.reason}") from None
+        extension = mime.removeprefix("image/").replace("jpeg", "jpg")
+        return InputFile(data, filename=f"photo.{extension}", attach=True)
 
     # -- WebhookChannel ---------------------------------------------------------------------
 

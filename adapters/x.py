@@ -32,7 +32,11 @@ inbox's dedup drops those already stored.
 Sending: X has no buttons in v2 DMs, so options are numbered lines; a text
 longer than a DM (10,000 characters) goes as several DMs in order, and a
 retry after a failure mid-way resumes at the first part not yet accepted.
-An outgoing photo is sent as its link when it has one (no media upload).
+An outgoing photo is sent as its link when it has one (no media upload: X
+charges for it and the fake X API has none). A photo Plaza stored
+(``media:<id>``, e.g. an official's photo with a status change) is private
+to the resident and has no public link, so the words go alone and the log
+says the photo was left out.
 A ``public`` message (a broadcast's announcement) is a tweet instead
 (``POST /2/tweets``), split at :data:`MAX_TWEET` characters into a thread.
 429 is :class:`RetryLater` until ``x-rate-limit-reset``; 403/404 (the user
@@ -481,7 +485,11 @@ class XChannel:
             if message.photo.ref.startswith(("https://", "http://")):
                 text = f"{text}\n\n{message.photo.ref}" if text else message.photo.ref
             else:
-                log.info("x: outbox row %s: photo %s has no link to send; text only", message.id, message.photo.ref)
+                log.warning(
+                    "x: outbox row %s: photo %s left out (X media upload is not supported; it has no public link)",
+                    message.id,
+                    message.photo.ref,
+                )
         parts = [part for part in split_text(text, MAX_TWEET if message.public else MAX_DM) if part]
         done = self._progress.setdefault(message.id, [])
         try:

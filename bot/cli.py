@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("ticket", help="the request's ticket, e.g. JUN-2026-000123")
     status.add_argument("status", help="received, acknowledged, in_progress, fixed, duplicate, not_ours or closed")
     status.add_argument("--note", help="a note for the resident, added to the message")
+    status.add_argument("--photo", help="a photo file (JPEG, PNG, GIF, WebP) sent to the reporter with the message")
 
     broadcast = commands.add_parser("broadcast", help="announcements to the subscribers of a topic")
     broadcast_commands = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
@@ -287,21 +288,34 @@ def _decide(config: Config, ticket: str, decision: str, plenary: date | None) ->
     return EXIT_OK
 
 
-def _request_status(config: Config, ticket: str, status: str, note: str | None) -> int:
+def _request_status(config: Config, ticket: str, status: str, note: str | None, photo_path: str | None) -> int:
     from datetime import UTC, datetime
 
+    from bot.media import Media, PhotoRefused, checked_photo
     from bot.request_status import STATUSES, UnknownRequest, request_id_for, set_request_status
     from models.db import Database
 
     if status not in STATUSES:
         print(f"unknown status `{status}` — use one of: {', '.join(STATUSES)}", file=sys.stderr)
         return EXIT_CONFIG
+    photo: Media | None = None
+    if photo_path is not None:
+        try:
+            photo = checked_photo(Path(photo_path).read_bytes())
+        except OSError as error:
+            print(f"{photo_path}: cannot read it ({error.strerror or error}) — check the path", file=sys.stderr)
+            return EXIT_CONFIG
+        except PhotoRefused as refused:
+            print(f"{photo_path}: {refused.reason}", file=sys.stderr)
+            return EXIT_CONFIG
     database = Database(config.database_url)
     try:
         database.check_schema()
         with database.writer.begin() as connection:
             request_id = request_id_for(connection, ticket)
-            change = set_request_status(connection, config, request_id, status, note=note, now=datetime.now(UTC))
+            change = set_request_status(
+                connection, config, request_id, status, note=note, now=datetime.now(UTC), photo=photo
+            )
     except UnknownRequest as error:
         print(f"{error} — check the ticket (e.g. {config.ticket_prefix}-2026-000123)", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -397,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "officials":
             return run_officials(config, args)
         if args.command == "requests":
-            return _request_status(config, args.ticket, args.status, args.note)
+            return _request_status(config, args.ticket, args.status, args.note, args.photo)
         if args.command == "broadcast":
             return _broadcast(config, args)
         if args.command == "relay":

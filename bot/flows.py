@@ -105,6 +105,7 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "handoff_still_waiting",
     "handoff_taken",
     "official_says",
+    "official_sends_photo",
     "handoff_transferred",
     "handoff_released",
     "handoff_resolved",

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from bot.access import Actor
 from bot.audit import record
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, Photo
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from bot.relay import Relay
@@ -407,11 +407,23 @@ class Handoffs:
         return handoff_id
 
     def reply(
-        self, connection: Connection, actor: Actor, conversation_id: int, text: str, *, now: datetime | None = None
+        self,
+        connection: Connection,
+        actor: Actor,
+        conversation_id: int,
+        text: str,
+        *,
+        now: datetime | None = None,
+        photo: Photo | None = None,
     ) -> None:
-        """Send ``text`` to the resident as ``actor``; takes the conversation over first if needed."""
+        """Send ``text`` (and ``photo``, if any) to the resident as ``actor``; takes the conversation over if needed.
+
+        A photo may go without words. A platform photo of another channel than
+        the resident's carries its ``origin``; the outbox makes it a stored copy
+        before sending (:mod:`bot.outbox`).
+        """
         body = text.strip()
-        if not body:
+        if not body and photo is None:
             raise Invalid("the reply is empty; write something to send")
         if len(body) > 4000:
             raise Invalid(f"the reply is {len(body)} characters long; keep it under 4000")
@@ -419,16 +431,24 @@ class Handoffs:
         if handoff is None or handoff.status != "taken" or handoff.official_id != actor.official_id:
             self.take(connection, actor, conversation_id, now=now)
         target = self._target(connection, actor, conversation_id)
-        shown = self.wording.text("official_says", target.language, name=actor.name, text=body)
+        if body:
+            shown = self.wording.text("official_says", target.language, name=actor.name, text=body)
+        else:
+            shown = self.wording.text("official_sends_photo", target.language, name=actor.name)
+        if photo is not None and photo.origin == target.channel:
+            photo = Photo(photo.ref, photo.mime_type)  # the resident's own platform reads the ref as it is
         enqueue(
             connection,
             channel=target.channel,
             chat_id=target.chat_id,
-            replies=[Reply(text=shown)],
+            replies=[Reply(text=shown, photo=photo)],
             conversation_id=conversation_id,
             official_id=actor.official_id,
         )
-        record(connection, actor, "reply", conversation_id=conversation_id, detail={"length": len(body)}, now=now)
+        detail: dict[str, Any] = {"length": len(body)}
+        if photo is not None:
+            detail["photo"] = True
+        record(connection, actor, "reply", conversation_id=conversation_id, detail=detail, now=now)
 
     def note(
         self, connection: Connection, actor: Actor, conversation_id: int, text: str, *, now: datetime | None = None

@@ -112,8 +112,13 @@ def message_from_payload(channel: str, platform_message_id: str, payload: dict[s
     )
 
 
-def store_upload(connection: Connection, channel: str, chat_id: str, upload: Upload) -> str:
-    """Store the bytes of one upload in the caller's transaction; returns its reference, ``media:<id>``."""
+def store_upload(
+    connection: Connection, channel: str, chat_id: str, upload: Upload, *, source_ref: str | None = None
+) -> str:
+    """Store the bytes of one upload in the caller's transaction; returns its reference, ``media:<id>``.
+
+    ``source_ref``: the platform's reference the bytes were fetched from, for an archived copy (:mod:`bot.media`).
+    """
     media_id = connection.execute(
         _STORE_MEDIA,
         {
@@ -123,6 +128,7 @@ def store_upload(connection: Connection, channel: str, chat_id: str, upload: Upl
             "size": len(upload.data),
             "sha256": hashlib.sha256(upload.data).hexdigest(),
             "data": upload.data,
+            "source_ref": source_ref,
         },
     ).scalar_one()
     return f"media:{media_id}"

@@ -46,11 +46,15 @@ class Photo:
 
     ``ref`` is opaque to the engine: a platform file id, a URL, or
     ``media:<id>`` for bytes Plaza stored itself. Only the adapter that made it
-    (or the media store) can resolve it.
+    (or the media store) can resolve it. ``origin`` names the channel a
+    platform ref belongs to when it travels to another channel (an official's
+    Telegram photo sent on to a resident on the web chat); None means the
+    message's own channel, or a ``media:<id>`` ref, which every channel reads.
     """
 
     ref: str
     mime_type: str | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,12 @@ reply was committed, so a reply waits for at most the one send in flight,
 not for the rest of a broadcast. A broadcast row is checked to be still
 ``pending`` just before it is sent, so a cancelled broadcast stops at once.
 
+Photos: a platform photo of another channel (``Photo.origin``, e.g. an
+official's Telegram photo to a resident on Mastodon) is first fetched and
+stored as ``media:<id>`` of the recipient's chat (:meth:`MediaResolver.archive`),
+and the row's payload is updated, so the channel gets a photo it can send and
+a retry does not fetch it again.
+
 Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx) pauses the whole
 account for the time the platform said, and the row waits that long; any
 other error backs off exponentially with jitter; after ``max_attempts`` or on
@@ -44,7 +50,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,16 +58,17 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
 from adapters.base import Channel
-from bot.errors import RetryLater, Undeliverable
+from bot.errors import NotFound, RetryLater, Undeliverable
 from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify, one_line
+from bot.media import MediaResolver
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
 from bot.metrics import RATE_LIMITED, RETRY_LATER, SEND_SECONDS
 from bot.pacing import Pacer
 from bot.senderlock import SenderLock
 from models import PRIORITY_REPLY, OutboxItem
-from models.rawsql import RawStatement, db_json, db_time
+from models.rawsql import RawStatement, db_json, db_time, from_db_json
 
-__all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of"]
+__all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of", "photo_of", "photo_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +105,22 @@ class Reply:
             "text": self.text,
             "options": [{"key": o.key, "label": o.label} for o in self.options],
             "expects": self.expects,
-            "photo": {"ref": self.photo.ref, "mime_type": self.photo.mime_type} if self.photo else None,
+            "photo": photo_payload(self.photo) if self.photo else None,
         }
+
+
+def photo_payload(photo: Photo) -> dict[str, Any]:
+    """A photo as an outbox payload stores it (``origin`` only when it has one)."""
+    stored: dict[str, Any] = {"ref": photo.ref, "mime_type": photo.mime_type}
+    if photo.origin is not None:
+        stored["origin"] = photo.origin
+    return stored
+
+
+def photo_of(stored: dict[str, Any]) -> Photo:
+    """:func:`photo_payload` read back."""
+    origin = stored.get("origin")
+    return Photo(ref=str(stored["ref"]), mime_type=stored.get("mime_type"), origin=str(origin) if origin else None)
 
 
 def enqueue(
@@ -149,7 +170,7 @@ def outbound_of(row: Row[Any]) -> OutboundMessage:
         chat_id=row.chat_id,
         text=payload.get("text") or "",
         options=tuple(Option(key=o["key"], label=o["label"]) for o in payload.get("options") or ()),
-        photo=Photo(ref=photo["ref"], mime_type=photo.get("mime_type")) if photo else None,
+        photo=photo_of(photo) if photo else None,
         expects=payload.get("expects"),
         public=bool(payload.get("public")),
     )
@@ -201,8 +222,10 @@ class Dispatcher:
         lock: SenderLock | None = None,
         standby_interval: float = 2.0,
         announce: bool = False,
+        media: MediaResolver | None = None,
     ) -> None:
         self._engine = engine
+        self._media = media
         self._channel = channel
         self._poll_interval = poll_interval
         self._batch = batch
@@ -419,6 +442,7 @@ class Dispatcher:
             pacer.sent(row.chat_id)
             started = time.perf_counter()
             try:
+                message = await self._own_photo(message)
                 receipt: SentReceipt = await self._channel.send(message)
             except RetryLater as error:
                 RETRY_LATER.labels(self._channel.name).inc()
@@ -460,6 +484,29 @@ class Dispatcher:
                 if self._on_sent is not None:
                     self._on_sent(message)
         return sent
+
+    async def _own_photo(self, message: OutboundMessage) -> OutboundMessage:
+        """``message`` with a photo of another channel replaced by a stored copy (see the module docstring)."""
+        photo = message.photo
+        if photo is None or photo.origin in (None, message.channel) or photo.ref.startswith("media:"):
+            return message
+        if self._media is None:
+            raise Undeliverable(message.channel, f"cannot send a photo of {photo.origin}: there is no media store")
+        try:
+            ref = await self._media.archive(photo.ref, photo.origin, message.channel, message.chat_id)
+        except NotFound as missing:
+            raise Undeliverable(message.channel, f"the photo cannot be sent: {missing.reason}") from None
+        own = Photo(ref=ref, mime_type=photo.mime_type)
+
+        def keep() -> None:
+            with self._engine.begin() as connection:
+                payload = connection.execute(select(OUTBOX.c.payload).where(OUTBOX.c.id == message.id)).scalar_one()
+                stored = dict(from_db_json(payload) or {})
+                stored["photo"] = photo_payload(own)
+                connection.execute(update(OUTBOX).where(OUTBOX.c.id == message.id).values(payload=stored))
+
+        await anyio.to_thread.run_sync(keep)
+        return replace(message, photo=own)
 
     async def _retry(self, row: Row[Any], delay: float, reason: str) -> None:
         attempts = row.attempts + 1

@@ -395,10 +395,14 @@ def purge(db: Engine, retention_days: int, now: datetime) -> int:
         if len(ids) < _BATCH:
             break
     with db.begin() as connection:
-        # uploaded photos go too, except those a report keeps (its photo, shown to officials)
+        # uploaded photos go too, except those a report keeps (its photo, shown to officials), stored or
+        # archived from its platform (bot.media)
         kept = select(REQUESTS.c.photo_ref).where(REQUESTS.c.photo_ref.is_not(None))
         reference = literal("media:") + cast(MEDIA.c.id, String)
-        total += connection.execute(delete(MEDIA).where(MEDIA.c.created_at < cutoff, reference.not_in(kept))).rowcount
+        archived_for_a_report = MEDIA.c.source_ref.is_not(None) & MEDIA.c.source_ref.in_(kept)
+        total += connection.execute(
+            delete(MEDIA).where(MEDIA.c.created_at < cutoff, reference.not_in(kept), ~archived_for_a_report)
+        ).rowcount
         total += connection.execute(
             update(OUTBOX)
             .where(

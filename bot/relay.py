@@ -14,7 +14,9 @@ outbox, like any reply:
   services) never leaves that department.
 - **A resident writes** while the conversation waits: the message goes to the
   same officials; once an official took the conversation, only to that
-  official (on every account they linked).
+  official (on every account they linked). A photo goes with it as a photo
+  (the first one; the text notes each), whatever platform it came from
+  (``Photo.origin``: the outbox stores a copy first when the platforms differ).
 
 Relayed rows belong to no conversation (``conversation_id`` None): they are
 not part of the resident's history, and a takeover, which cancels the bot's
@@ -34,8 +36,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select
 
 from bot.access import Actor
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, Photo
 from bot.notices import Wording
+from bot.outbox import photo_payload
 from models import PRIORITY_REPLY, Conversation, HandoffRequest, Official, OfficialIdentity, OutboxItem, Resident
 from models.rawsql import RawStatement
 
@@ -43,6 +46,7 @@ __all__ = [
     "RELAY_CHANNELS",
     "Linked",
     "Relay",
+    "first_photo",
     "linked",
     "official_of",
     "replied_conversation",
@@ -133,14 +137,18 @@ def tell(
     *,
     conversation_id: int | None = None,
     inbox_id: int | None = None,
+    photo: Photo | None = None,
 ) -> None:
-    """Write ``text`` to an official's account (an outbox row); ``conversation_id``: what it is about.
+    """Write ``text`` (with ``photo``) to an official's account (an outbox row); ``conversation_id``: what it is about.
 
     The row belongs to no conversation; the one it is about rides in its payload,
     so that the official's reply to it can be mapped back.
     """
     now = datetime.now(UTC)
-    payload: dict[str, Any] = {"text": text, "options": [], "expects": None, "photo": None}
+    if photo is not None and photo.origin == to.channel:
+        photo = Photo(photo.ref, photo.mime_type)  # the official's own platform reads the ref as it is
+    shown = photo_payload(photo) if photo is not None else None
+    payload: dict[str, Any] = {"text": text, "options": [], "expects": None, "photo": shown}
     if conversation_id is not None:
         payload["relay"] = {"conversation_id": conversation_id}
     connection.execute(
@@ -159,6 +167,14 @@ def tell(
             created_at=now,
         )
     )
+
+
+def first_photo(message: InboundMessage) -> Photo | None:
+    """The first photo of ``message``, marked with the channel it came from (None if it has none)."""
+    if not message.photos:
+        return None
+    photo = message.photos[0]
+    return Photo(photo.ref, photo.mime_type, origin=photo.origin or message.channel)
 
 
 def replied_conversation(connection: Connection, channel: str, chat_id: str, reply_to: str) -> int | None:
@@ -290,7 +306,8 @@ class Relay:
             notice = self.wording.text(
                 "relay_withdrawn", official.language, number=about.conversation_id, resident=about.resident
             )
-            tell(connection, official, notice, conversation_id=about.conversation_id)
+            photo = first_photo(said) if said is not None else None
+            tell(connection, official, notice, conversation_id=about.conversation_id, photo=photo)
         return len(officials)
 
     def resident_wrote(self, connection: Connection, conversation_id: int, message: InboundMessage) -> int:
@@ -319,7 +336,7 @@ class Relay:
                 resident=about.resident,
                 text=self.content(message, official.language),
             )
-            tell(connection, official, text, conversation_id=conversation_id)
+            tell(connection, official, text, conversation_id=conversation_id, photo=first_photo(message))
         return len(officials)
 
     def content(self, message: InboundMessage, language: str) -> str:

@@ -17,7 +17,8 @@ nothing twice); it never becomes a resident's message. It is:
 - a **reply** to a relayed message (the platform's reply-to, mapped by
   :func:`bot.relay.replied_conversation`): sent to the resident as
   :meth:`Handoffs.reply` by that official, who takes the conversation over if
-  they had not.
+  they had not. A photo (a before/after picture) goes with it, its caption
+  as the words; the resident gets it as a photo on their own channel.
 
 Confirmations and refusals (another department's conversation, one another
 official has) go back to the official through the outbox, in their language.
@@ -35,7 +36,7 @@ from bot.errors import Conflict, NotAllowed, NotFound
 from bot.handoff import Handoffs, current
 from bot.messages import InboundMessage
 from bot.notices import Wording
-from bot.relay import Linked, Relay, replied_conversation, tell
+from bot.relay import Linked, Relay, first_photo, replied_conversation, tell
 from bot.words import normalize
 from models import Conversation, HandoffRequest, Official, Resident
 
@@ -174,8 +175,9 @@ class OfficialMessages:
         inbox_id: int,
     ) -> None:
         body = text.strip()
-        if not body:
-            key = "relay_text_only" if message is not None and (message.photos or message.location) else "relay_empty"
+        photo = first_photo(message) if message is not None else None  # Telegram sends one photo per message
+        if not body and photo is None:
+            key = "relay_text_only" if message is not None and message.location else "relay_empty"
             self._say(connection, official, key, inbox_id, number=number, about=number)
             return
         if len(body) > MAX_REPLY:
@@ -185,7 +187,7 @@ class OfficialMessages:
         had_it = handoff is not None and handoff.status == "taken" and handoff.official_id == official.official_id
         try:
             with connection.begin_nested():
-                self.handoffs.reply(connection, official.actor(), number, body)
+                self.handoffs.reply(connection, official.actor(), number, body, photo=photo)
         except NotFound:
             self._say(connection, official, "relay_not_found", inbox_id, number=number)
         except (Conflict, NotAllowed):

@@ -8,6 +8,9 @@ own channel and chat. Setting the status a request already has changes and
 sends nothing. The wording is ``request_status_<status>`` in
 ``flows/messages.yaml``, with ``{ticket}`` and ``{took}`` (how long since the
 report, e.g. "2 horas", "3 days"); a note is added with ``request_status_note``.
+A photo (an official's before/after picture, already checked to be an image)
+is stored as ``media:<id>`` of the reporter's chat and sent to the reporter
+with the notice, as a real photo on their platform; followers get the words.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from bot.config import Config
 from bot.flows import Text
+from bot.media import Media, store_media
+from bot.messages import Photo
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from bot.templates import pick, render
@@ -136,6 +141,7 @@ def set_request_status(
     note: str | None = None,
     now: datetime,
     messages: Mapping[str, Text] | None = None,
+    photo: Media | None = None,
 ) -> StatusChange:
     """Set the request's status and, in the same transaction, tell its reporter and followers.
 
@@ -163,6 +169,12 @@ def set_request_status(
         {"request_id": request_id, "old_status": old_status, "status": status, "note": note, "created_at": stamp},
     )
     wording = Wording(config, messages)
+    shown: Photo | None = None
+    if photo is not None:  # kept even with nobody to tell: it is the record of the work done
+        owner = (
+            (channel, chat_id) if channel is not None and chat_id is not None else ("inbox", f"request-{request_id}")
+        )
+        shown = Photo(store_media(connection, owner[0], owner[1], photo), photo.mime_type)
     recipients: list[tuple[str, str, str]] = []
     if channel is not None and chat_id is not None:
         recipients.append((channel, chat_id, language))
@@ -173,12 +185,14 @@ def set_request_status(
     for to_channel, to_chat, to_language in recipients:
         if (to_channel, to_chat) in told:
             continue
+        reporter = not told
         told.add((to_channel, to_chat))
+        text = _text(wording, status, ticket, took, note, to_language)
         enqueue(
             connection,
             channel=to_channel,
             chat_id=to_chat,
-            replies=[Reply(text=_text(wording, status, ticket, took, note, to_language))],
+            replies=[Reply(text=text, photo=shown if reporter and channel is not None else None)],
         )
     return StatusChange(ticket, old_status, status, len(told))
 

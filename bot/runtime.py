@@ -7,6 +7,9 @@ file. Use it as ``async with Plaza(...) as plaza:``; if starting fails half
 way, what was started is stopped again. At start it also finishes queueing
 any broadcast whose expansion was interrupted (:func:`bot.broadcast.resume_broadcasts`),
 and its dispatchers unsubscribe chats whose account a platform says is gone.
+Its :attr:`Plaza.media` (:class:`~bot.media.MediaResolver`) reads photos from
+the store and, through the hosted channels, from the platforms; channels that
+send stored photos get its reader (``use_media``).
 
 Who runs the steps: on SQLite the embedded :class:`~bot.processor.Processor`
 (one thread, group commit). On PostgreSQL ``workers`` lease workers
@@ -31,7 +34,7 @@ from types import TracebackType
 import anyio.to_thread
 from sqlalchemy import select
 
-from adapters.base import Channel
+from adapters.base import Channel, MediaSending
 from adapters.web import NAME as WEB
 from bot.broadcast import forget_gone, resume_broadcasts
 from bot.catalog import FlowCatalog
@@ -40,6 +43,7 @@ from bot.engine import Engine
 from bot.errors import FlowErrors
 from bot.inbox import Accepted, Upload, accept
 from bot.listener import INBOX_CHANNEL, OUTBOX_CHANNEL, SENT_CHANNEL, Listener
+from bot.media import MediaResolver
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import Dispatcher
 from bot.privacy import purge
@@ -83,6 +87,10 @@ class Plaza:
         self.catalog = FlowCatalog(config, self.database.writer)  # raises FlowErrors on a broken flow
         self.engine = Engine(config, self.catalog)
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}
+        self.media = MediaResolver(self.database.writer, self.channels)
+        for channel in channels:
+            if isinstance(channel, MediaSending):
+                channel.use_media(self._load_media)
         self._sent_callbacks: list[Callable[[OutboundMessage], None]] = []
         self._sent_elsewhere_callbacks: list[Callable[[str, str], None]] = []
         self.dispatchers = {
@@ -94,6 +102,7 @@ class Plaza:
                 on_gone=forget_gone,
                 lock=SenderLock(self.database.writer, name),
                 announce=name == WEB and not self.database.sqlite,
+                media=self.media,
             )
             for name, channel in self.channels.items()
         }
@@ -210,6 +219,11 @@ class Plaza:
             await dispatcher.stop()
         if self._owns_database:
             self.database.dispose()
+
+    async def _load_media(self, ref: str) -> tuple[bytes, str]:
+        """The adapters' :data:`~adapters.base.LoadMedia`: a stored photo's bytes and type."""
+        media = await self.media.stored(ref)
+        return media.data, media.mime_type
 
     async def dispatch(self, messages: Sequence[InboundMessage]) -> None:
         """The adapters' :data:`~adapters.base.Dispatch`: store, then wake the processor."""

@@ -186,8 +186,10 @@ class FakeTelegram:
         """The user answers the bot's message ``to`` with Telegram's reply (``reply_to_message``)."""
         return self.push({"message": self._message(user, text=text, reply_to_message=self._bot_message(to))})
 
-    def push_photo(self, user: User, data: bytes | None = None, caption: str | None = None) -> int:
-        """A photo in two sizes (Telegram sends several); the larger one holds ``data``."""
+    def push_photo(
+        self, user: User, data: bytes | None = None, caption: str | None = None, *, reply_to: Sent | None = None
+    ) -> int:
+        """A photo in two sizes (Telegram sends several); the larger one holds ``data``; optionally a reply."""
         data = data if data is not None else tiny_png()
         small = self.add_file(b"thumbnail", "photos/thumb.jpg")
         large = self.add_file(data, "photos/photo.jpg")
@@ -198,6 +200,8 @@ class FakeTelegram:
         content: dict[str, Any] = {"photo": sizes}
         if caption is not None:
             content["caption"] = caption
+        if reply_to is not None:
+            content["reply_to_message"] = self._bot_message(reply_to)
         return self.push({"message": self._message(user, **content)})
 
     def push_location(self, user: User, latitude: float, longitude: float) -> int:
@@ -255,6 +259,16 @@ class FakeTelegram:
             file_id = f"AgAC-file-{next(self._file_ids)}"
             self._files[file_id] = (path.replace(".", f"-{file_id}.", 1), data)
         return file_id
+
+    def file_data(self, file_id: str) -> bytes:
+        """The bytes behind a file id (a photo a user sent, or one the bot uploaded with sendPhoto)."""
+        with self._lock:
+            return self._files[file_id][1]
+
+    def forget_file(self, file_id: str) -> None:
+        """Telegram no longer has the file: getFile answers 400 for it from now on."""
+        with self._lock:
+            del self._files[file_id]
 
     def fail_next(
         self,

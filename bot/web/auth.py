@@ -89,11 +89,15 @@ class Auth:
 
         return await anyio.to_thread.run_sync(lookup)
 
-    async def form(self, request: Request, session: Session) -> FormData:
-        """The POSTed form, once its CSRF token matched the session's; raises :class:`Forbidden`."""
-        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    async def form(self, request: Request, session: Session, *, files: int = 0) -> FormData:
+        """The POSTed form (with at most ``files`` files), once its CSRF token matched; raises :class:`Forbidden`.
+
+        The caller closes a form that may hold files (``await form.close()``).
+        """
+        form = await request.form(max_files=files, max_fields=MAX_FORM_FIELDS)
         sent = form.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            await form.close()
             raise Forbidden("the form's security token is missing or out of date")
         return form
 

@@ -8,8 +8,10 @@ Routes (HTML unless said; every POST is a form with the session's ``csrf``):
 - ``GET /inbox/conversations/{id}`` the history, and
   ``POST /inbox/conversations/{id}/{take|reply|note|transfer|release|resolve}``
 - ``GET /inbox/requests?list=open|closed|all``, ``GET /inbox/requests/{id}``,
-  ``POST /inbox/requests/{id}/status``
-- ``GET /inbox/media/{id}`` a resident's photo, for officials who may see its conversation
+  ``POST /inbox/requests/{id}/status`` (multipart: an optional ``photo``, an image of at
+  most :data:`~bot.media.MAX_PHOTO_BYTES`, checked by its bytes: 413 when larger, 400 when not an image)
+- ``GET /inbox/media/{id}`` a stored photo, for officials who may see its conversation; a
+  resident's photo from a platform and a request's photo: :mod:`bot.web.photos`
 - ``GET /inbox/events`` and ``GET /inbox/conversations/{id}/events``: server-sent events (:mod:`bot.web.live`)
 
 Each action runs in one transaction with its audit row. Access follows
@@ -27,6 +29,7 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 from sqlalchemy import Connection
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -36,6 +39,7 @@ from bot.audit import record
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound, OfficialError
 from bot.handoff import Handoffs, wait_for_sends
 from bot.history import conversation_view, entries, media_conversation
+from bot.media import MAX_PHOTO_BYTES, Media, PhotoRefused, checked_photo
 from bot.notices import Wording
 from bot.queues import QUEUES, REQUEST_QUEUES, queue, request_item, request_updates, requests_queue, search
 from bot.request_status import STATUSES, UnknownRequest, UnknownStatus, request_id_for, set_request_status
@@ -45,9 +49,12 @@ from bot.web.auth import Auth, Forbidden
 from bot.web.broadcasts import broadcast_routes
 from bot.web.live import Live
 from bot.web.pages import STATIC, Pages
+from bot.web.photos import photo_response, photo_routes
 
 __all__ = ["Inbox", "inbox_routes"]
 
+FORM_SLACK = 64 * 1024
+"""Bytes a status form may have besides its photo (the other fields, the multipart framing)."""
 ACTIONS = ("take", "reply", "note", "transfer", "release", "resolve")
 _STATUS_OF = {Invalid: 400, NotAllowed: 403, NotFound: 404, Conflict: 409}
 
@@ -63,6 +70,7 @@ class Inbox:
         self.pages = Pages(plaza.config)
         self.auth = Auth(plaza, self.pages)
         self.live = Live(self, interval=live_interval)
+        self.pages.environment.globals["fetches_photos"] = plaza.media.fetches
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -231,8 +239,7 @@ class Inbox:
             return found[1], found[2]
 
         mime, data = await self.read(load)
-        headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
-        return Response(data, media_type=mime, headers=headers)
+        return photo_response(Media(data, mime))
 
     # -- service requests --------------------------------------------------------------------
 
@@ -258,7 +265,24 @@ class Inbox:
 
     async def request_status(self, request: Request, session: Session) -> Response:
         request_id = request.path_params["request_id"]
-        form = await self.auth.form(request, session)
+        language = self.pages.language(request, session.official.language)
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_PHOTO_BYTES + FORM_SLACK:
+            reason = f"the form is too large; a photo may have at most {MAX_PHOTO_BYTES // 1_048_576} MB"
+            return self.error(request, session, 413, reason, language)
+        form = await self.auth.form(request, session, files=1)
+        photo: Media | None = None
+        upload = form.get("photo")
+        try:
+            if isinstance(upload, UploadFile) and (upload.filename or upload.size):
+                photo = checked_photo(await upload.read(MAX_PHOTO_BYTES + 1))
+        except PhotoRefused as refused:
+            return self.error(request, session, 413 if refused.too_large else 400, refused.reason, language)
+        finally:
+            await form.close()
         actor = self.auth.actor(session)
         status = str(form.get("status") or "")
         note = str(form.get("note") or "").strip()[:2000]
@@ -284,7 +308,14 @@ class Inbox:
             elif status == "not_ours":
                 told = " — ".join(part for part in (where, note) if part)
             change = set_request_status(
-                connection, config, request_id, status, note=told or None, now=datetime.now(UTC), messages=messages
+                connection,
+                config,
+                request_id,
+                status,
+                note=told or None,
+                now=datetime.now(UTC),
+                messages=messages,
+                photo=photo,
             )
             record(
                 connection,
@@ -300,6 +331,7 @@ class Inbox:
                     "note": note or None,
                     "duplicate_of": duplicate_of or None,
                     "where": where or None,
+                    "photo": {"bytes": len(photo.data), "type": photo.mime_type} if photo else None,
                 },
             )
 
@@ -332,5 +364,6 @@ def inbox_routes(plaza: Plaza, *, live_interval: float = 1.0) -> list[BaseRoute]
         Route("/inbox/requests", guard(inbox.requests_page), methods=["GET"]),
         Route("/inbox/requests/{request_id:int}", guard(inbox.request_page), methods=["GET"]),
         Route("/inbox/requests/{request_id:int}/status", guard(inbox.request_status), methods=["POST"]),
+        *photo_routes(inbox),
         *broadcast_routes(inbox),
     ]

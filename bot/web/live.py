@@ -118,7 +118,7 @@ class Live:
                     last_sent = loop.time()
                 state = line
                 if new:
-                    html = inbox.pages.fragment("_entries.html", language, history=new)
+                    html = inbox.pages.fragment("_entries.html", language, history=new, view=view)
                     yield _event("entries", {"html": html, "count": len(new)}, cursor.text())
                     last_sent = loop.time()
                 elif loop.time() - last_sent > PING_EVERY:

@@ -129,6 +129,7 @@ def test_plaza_privacy_purge_and_residents_commands(tmp_path: Path) -> None:
 
 
 def test_old_photos_go_unless_a_report_keeps_them(database: Database) -> None:
+    """A report keeps its stored photo, and the archived copy of its platform photo (bot.media)."""
     from sqlalchemy import insert
 
     from models import MediaItem, ServiceRequest
@@ -140,32 +141,40 @@ def test_old_photos_go_unless_a_report_keeps_them(database: Database) -> None:
             connection.execute(
                 insert(media)
                 .values(
-                    channel="web",
+                    channel=channel,
                     chat_id="s1",
                     mime_type="image/png",
                     size=3,
                     sha256="0" * 64,
                     data=b"png",
+                    source_ref=source,
                     created_at=when,
                 )
                 .returning(media.c.id)
             ).scalar_one()
-            for when in (old, old, datetime.now(UTC))
-        ]
-        connection.execute(
-            insert(requests).values(
-                category="streetlight",
-                department="servicios",
-                description="Farola",
-                language="es",
-                channel="web",
-                photo_ref=f"media:{ids[1]}",
+            for channel, source, when in (
+                ("web", None, old),
+                ("web", None, old),
+                ("web", None, datetime.now(UTC)),
+                ("telegram", "AgAC-file-7", old),  # the archived copy of a report's Telegram photo
+                ("telegram", "AgAC-file-8", old),  # archived, but no report keeps it
             )
-        )
-    assert purge(database.writer, 365, datetime.now(UTC)) == 1
+        ]
+        for channel, ref in (("web", f"media:{ids[1]}"), ("telegram", "AgAC-file-7")):
+            connection.execute(
+                insert(requests).values(
+                    category="streetlight",
+                    department="servicios",
+                    description="Farola",
+                    language="es",
+                    channel=channel,
+                    photo_ref=ref,
+                )
+            )
+    assert purge(database.writer, 365, datetime.now(UTC)) == 2
     with database.writer.begin() as connection:
         left = sorted(row.id for row in connection.execute(select(media.c.id)))
-    assert left == ids[1:]
+    assert left == ids[1:4]
 
 
 async def test_the_server_purges_on_a_schedule(town: Config, database: Database) -> None:
