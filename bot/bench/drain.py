@@ -16,6 +16,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,11 +89,13 @@ def drain(
     env.setdefault("PYTHONUNBUFFERED", "1")
     command = [sys.executable, "-m", "bot.cli", "worker", "--workers", str(threads)]
     sampler = Sampler(interval=0.5)
+    # files, not pipes: a pipe nobody reads could fill and block a worker; closed in the finally below
+    logs = [tempfile.TemporaryFile() for _ in range(processes)]  # noqa: SIM115
     workers = [
         subprocess.Popen(  # noqa: S603 (our own command: this interpreter running bot.cli)
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            command, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
         )
-        for _ in range(processes)
+        for log in logs
     ]
     spawned = time.perf_counter()
     try:
@@ -101,9 +104,10 @@ def drain(
         sampler.start()
         deadline = time.monotonic() + timeout
         while (left := _count(database, "SELECT count(*) FROM inbox WHERE status = 'pending'")) > 0:
-            for worker in workers:
+            for worker, log in zip(workers, logs, strict=True):
                 if worker.poll() is not None:
-                    error = worker.stderr.read().decode(errors="replace") if worker.stderr else ""
+                    log.seek(0)
+                    error = log.read().decode(errors="replace")
                     raise RuntimeError(f"plaza worker exited with {worker.returncode}: {error[-2000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{left} messages still pending after {timeout:g} s")
@@ -120,6 +124,8 @@ def drain(
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait(10)
+        for log in logs:
+            log.close()
     done = _count(database, "SELECT count(*) FROM inbox WHERE status = 'done'")
     if done != count:
         raise RuntimeError(f"{done} of {count} messages processed")

@@ -289,7 +289,7 @@ def run(config: Config, args: argparse.Namespace, report: Report) -> int:
         for target in found:
             if target.backend != "postgresql" or int(args.worker_processes) <= 0:
                 continue
-            fresh = Target(target.url, f"plaza_drain_{uuid.uuid4().hex[:8]}") if target.schema else target
+            fresh = Target(target.url, f"plaza_drain_{uuid.uuid4().hex[:8]}")  # its own schema: it counts every row
             with fresh.open() as database:
                 report.out(
                     f"  postgresql drain: {args.drain_conversations} chats × {len(SCRIPT)} messages, "

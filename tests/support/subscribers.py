@@ -1,4 +1,4 @@
-"""Subscribers in bulk for broadcast tests (the benches' :func:`~bot.bench.databases.add_subscribers`), and the outbox rows."""
+"""Subscribers in bulk for broadcast tests (from :mod:`bot.bench.databases`), and the outbox rows they get."""
 
 from __future__ import annotations
 
