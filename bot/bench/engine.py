@@ -349,6 +349,15 @@ def run(config: Config, args: argparse.Namespace, report: Report) -> int:
             "(the processes' start-up is not counted; the wall time is). CPU: summed over the worker "
             "processes, 100 = one core.",
         )
+        for d in drains:
+            if d.rate < DRAIN_TARGET:
+                report.text(
+                    f"The PostgreSQL drain missed {DRAIN_TARGET:,} msg/s by {DRAIN_TARGET - d.rate:,.0f} msg/s "
+                    f"({1 - d.rate / DRAIN_TARGET:.0%}). The workers used {d.worker_cpu:.0f} % CPU of the "
+                    f"{d.processes * d.threads * 100} % their threads could: they spend most of a step waiting for "
+                    "PostgreSQL's answers (every statement of a step is a round trip), and PostgreSQL shares "
+                    "this machine's cores with them."
+                )
     return 0
 
 
