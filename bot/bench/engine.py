@@ -13,6 +13,10 @@ It has no flow logic, no ORM/Core layer and no JSON of real state: the cost any 
 each round runs Plaza and then the floor back to back, and the table gives
 the median of the rounds' ratios (fsync times on shared disks drift a lot
 between rounds, less within one).
+
+On PostgreSQL the bench also fills an inbox and lets ``--worker-processes``
+real ``plaza worker`` processes drain it (:mod:`bot.bench.drain`), reported
+in a table of its own: the scale-out figure, beside the in-process one.
 """
 
 from __future__ import annotations
