@@ -49,6 +49,10 @@ def test_broadcast_expands_every_subscriber(tmp_path: Path) -> None:
     [row] = rows_of(report, "| database | subscribers | seconds | rows/s | target ≤ 10 s |")
     assert row[:2] == ["sqlite", "120"]
     assert row[4].startswith(("met", "missed"))
+    header = "| database | batches | find next: first / last ms | insert: first / last ms | statements' share |"
+    [batches] = rows_of(report, header)
+    assert batches[:2] == ["sqlite", "1"]  # 120 subscribers: one batch
+    assert next(tmp_path.glob("broadcast-*-batches.png")).read_bytes().startswith(b"\x89PNG")
 
 
 def test_memory_samples_rss_across_conversations(tmp_path: Path) -> None:
