@@ -40,9 +40,12 @@ validate: $(BIN)/plaza
 	$(BIN)/plaza flows validate
 	$(BIN)/plaza flows test
 
-## bench: durable engine throughput vs the raw-SQL floor
+## bench: every benchmark (engine, peer, broadcast, memory); reports in var/bench/
 bench: $(BIN)/plaza
 	$(BIN)/plaza bench engine
+	$(BIN)/plaza bench peer
+	$(BIN)/plaza bench broadcast
+	$(BIN)/plaza bench memory
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -11,7 +11,8 @@ it answers 2xx), sendMessage (400 over 4096 characters), sendPhoto, getFile,
 answerCallbackQuery, editMessageText.
 
 Tests drive it from their own thread: ``push_*`` queue updates as a user
-would cause them, :meth:`sent_to` lists what the bot sent a chat,
+would cause them (:meth:`push_texts` many at once, for ``plaza bench peer``),
+:meth:`sent_to` lists what the bot sent a chat (:meth:`sent_since` all of it, incrementally),
 :meth:`fail_next` injects an error (a 429 with ``retry_after``) and
 :meth:`block` makes a user block the bot (403). Run it with
 ``AppServer(fake.app)``.
@@ -182,6 +183,10 @@ class FakeTelegram:
     def push_text(self, user: User, text: str) -> int:
         return self.push({"message": self._message(user, text=text)})
 
+    def push_texts(self, said: list[tuple[User, str]]) -> list[int]:
+        """Queue many text messages at once, in order (a benchmark's load); returns their update ids."""
+        return [self.push_text(user, text) for user, text in said]
+
     def push_reply(self, user: User, to: Sent, text: str) -> int:
         """The user answers the bot's message ``to`` with Telegram's reply (``reply_to_message``)."""
         return self.push({"message": self._message(user, text=text, reply_to_message=self._bot_message(to))})
@@ -301,6 +306,11 @@ class FakeTelegram:
     def sent(self) -> list[Sent]:
         with self._lock:
             return list(self._sent)
+
+    def sent_since(self, index: int) -> list[Sent]:
+        """What the bot sent after the first ``index`` messages (read a long run incrementally)."""
+        with self._lock:
+            return self._sent[index:]
 
     def pending_updates(self) -> list[int]:
         """Ids of updates not yet confirmed (by an offset or a webhook's 2xx)."""

@@ -15,6 +15,12 @@ from bot.config import Config
 # name → (module, one-line help). A module has add_arguments(parser) and run(config, args, report) -> int.
 BENCHES: dict[str, tuple[str, str]] = {
     "engine": ("bot.bench.engine", "durable messages/s vs the raw-SQL floor (SQLite, and PostgreSQL when set)"),
+    "peer": (
+        "bot.bench.peer",
+        "the incident flow over the Bot API: Plaza (durable) vs a plain PTB ConversationHandler bot",
+    ),
+    "broadcast": ("bot.bench.broadcast", "seconds to expand 100,000 subscribers into the outbox (SQLite, PostgreSQL)"),
+    "memory": ("bot.bench.memory", "RSS growth across 100,000 conversations through the engine"),
 }
 
 
