@@ -293,7 +293,8 @@ class Relay:
                     "by": by,
                 }
             notice = self.wording.text(key, official.language, **values)
-            tell(connection, official, notice, conversation_id=about.conversation_id)
+            photo = first_photo(said) if said is not None else None
+            tell(connection, official, notice, conversation_id=about.conversation_id, photo=photo)
         return len(officials)
 
     def handoff_withdrawn(self, connection: Connection, handoff_id: int) -> int:
@@ -306,8 +307,7 @@ class Relay:
             notice = self.wording.text(
                 "relay_withdrawn", official.language, number=about.conversation_id, resident=about.resident
             )
-            photo = first_photo(said) if said is not None else None
-            tell(connection, official, notice, conversation_id=about.conversation_id, photo=photo)
+            tell(connection, official, notice, conversation_id=about.conversation_id)
         return len(officials)
 
     def resident_wrote(self, connection: Connection, conversation_id: int, message: InboundMessage) -> int:
