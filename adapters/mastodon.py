@@ -221,10 +221,13 @@ class MastodonChannel:
                 log.exception("mastodon: starting failed; trying again")
                 await asyncio.sleep(max(10.0, self.poll_interval))
         loop = asyncio.get_running_loop()
+        poll_at = 0.0  # loop time of the next poll
         while True:
             if self.streaming and loop.time() >= self._stream_after:
                 started = loop.time()
                 reason = await self._stream(dispatch)
+                if self.stream_status == "streaming":  # it was up until now: read the gap at once
+                    poll_at = loop.time()
                 if loop.time() - started >= self.stream_retry_max:  # it had worked for a while: not flapping
                     self._stream_wait = self.stream_retry
                 self._stream_after = loop.time() + self._stream_wait
@@ -238,10 +241,10 @@ class MastodonChannel:
                     round(self._stream_wait, 1),
                 )
                 self._stream_wait = min(self.stream_retry_max, self._stream_wait * 2)
-            delay = await self._poll_round(dispatch)
-            if self.streaming:
-                delay = min(delay, max(0.0, self._stream_after - loop.time()))
-            await asyncio.sleep(delay)
+            if loop.time() >= poll_at:  # a refused stream does not make polls come faster than poll_interval
+                poll_at = loop.time() + await self._poll_round(dispatch)
+            wake = min(poll_at, self._stream_after) if self.streaming else poll_at
+            await asyncio.sleep(max(0.0, wake - loop.time()))
 
     async def _poll_round(self, dispatch: Dispatch) -> float:
         """Read every page of new mentions; returns how long to wait before the next round."""
