@@ -6,10 +6,27 @@ answers with a direct status that starts with the resident's ``@acct`` (with
 the domain for residents on other servers) and replies to their last status,
 so the exchange stays one thread.
 
-Receiving is by polling ``GET /api/v1/notifications?types[]=mention``. Only
-mentions in direct statuses are conversations: a public or followers-only
-mention is a public remark about the town, and answering it (publicly, or
-privately with a menu nobody asked for) would be noise, so it is skipped.
+Receiving is by streaming, with polling as the fallback. With ``streaming``
+on (the default) the channel listens to the bot's user stream
+(:mod:`adapters.mastodon_stream`, ``GET /api/v1/streaming/user``) and stores
+each mention as it arrives. Each time the stream (re)connects, it first
+catches up by polling from the cursor, so nothing posted while it was down is
+lost. When the stream is refused (streaming off: 404; a 5xx), drops, or goes
+silent (no event and no heartbeat for ``stream_timeout`` seconds), the channel
+polls every ``poll_interval`` seconds and tries the stream again after
+``stream_retry`` seconds, doubling up to ``stream_retry_max`` while it keeps
+failing. While streaming it still polls every ``sweep_interval`` seconds (5
+minutes) in case the stream lost an event, which real servers do now and then.
+Polling is ``GET /api/v1/notifications?types[]=mention``; a streamed mention
+and a polled one are the same message (``platform_message_id`` is the status
+id), so one seen both ways is stored once. The cursor moves only by polling:
+a streamed mention says nothing about the ones before it that the stream may
+have missed.
+
+Only mentions in direct statuses are conversations: a public or
+followers-only mention is a public remark about the town, and answering it
+(publicly, or privately with a menu nobody asked for) would be noise, so it
+is skipped.
 The cursor is Mastodon's own notifications read marker
 (``POST /api/v1/markers``), advanced only after ``dispatch`` returned, i.e.
 after the messages are in the inbox; a crash between the two makes the same
@@ -42,7 +59,13 @@ CDN the server keeps attachments on), without following redirects and at most
 :data:`MAX_PHOTO_BYTES` of them: an attachment URL is something a stranger
 wrote into a status, and Plaza must not be made to fetch any other address.
 Mastodon.py is synchronous: every call runs in a worker thread, one at a time
-(its rate-limit bookkeeping is per client, not per thread).
+(its rate-limit bookkeeping is per client, not per thread); the stream has a
+client of its own.
+
+The request budget (300 per 5 minutes per account) is shared with the outbox
+through :attr:`MastodonChannel.limits`: the outbox gets what polling (the
+fallback, every ``poll_interval``) and stream connection attempts (at most one
+per ``stream_retry``) leave. An open stream costs nothing more.
 """
 
 from __future__ import annotations
@@ -71,6 +94,7 @@ from mastodon.errors import (
 
 from adapters.base import Dispatch, Limits, LoadMedia, numbered_options, split_text
 from adapters.mastodon_html import status_text
+from adapters.mastodon_stream import NotificationStream, StreamEnded
 from bot.errors import ChannelError, ConfigError, NotFound, RetryLater, Undeliverable
 from bot.messages import InboundMessage, OutboundMessage, Photo, SentReceipt
 
@@ -98,19 +122,38 @@ class MastodonChannel:
         poll_interval: float = 5.0,
         request_timeout: float = 15.0,
         media_hosts: tuple[str, ...] = (),
+        streaming: bool = True,
+        stream_timeout: float = 60.0,
+        stream_retry: float = 10.0,
+        stream_retry_max: float = 300.0,
+        sweep_interval: float = 300.0,
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
         base = urlsplit(self.api_base_url)
         self._media_origins = {(base.scheme, base.netloc.lower())} | {("https", host.lower()) for host in media_hosts}
         self._load_media: LoadMedia | None = None
         self.poll_interval = poll_interval
-        self._client = Mastodon(
-            access_token=access_token,
-            api_base_url=self.api_base_url,
-            ratelimit_method="throw",
-            request_timeout=request_timeout,
-            user_agent="Plaza",
-        )
+        self.streaming = streaming
+        self.stream_timeout = stream_timeout
+        self.stream_retry = stream_retry
+        self.stream_retry_max = max(stream_retry, stream_retry_max)
+        self.sweep_interval = sweep_interval
+
+        def client() -> Mastodon:
+            return Mastodon(
+                access_token=access_token,
+                api_base_url=self.api_base_url,
+                ratelimit_method="throw",
+                request_timeout=request_timeout,
+                user_agent="Plaza",
+            )
+
+        self._client = client()
+        self._stream_client = client()  # a stream holds its connection; requests must not wait behind it
+        self._stream_wait = stream_retry  # before the next attempt after a failed one
+        self._stream_after = 0.0  # monotonic time of the next attempt
+        self.stream_status = "not started"
+        """What the stream is doing: ``streaming``, or why the channel polls instead (logs, tests)."""
         self._lock = threading.Lock()
         self._max_characters = DEFAULT_MAX_CHARACTERS
         self._me: Any = None
@@ -125,16 +168,18 @@ class MastodonChannel:
 
     @property
     def limits(self) -> Limits:
-        # Polling spends one request per interval of the account's shared budget.
-        overall = max(0.1, REQUESTS_PER_S - 1.0 / self.poll_interval)
+        # Polling (the fallback) spends one request per interval of the account's shared budget,
+        # and stream connection attempts one per retry at most; an open stream spends nothing.
+        reserved = 1.0 / self.poll_interval + (1.0 / self.stream_retry if self.streaming else 0.0)
+        overall = max(0.1, REQUESTS_PER_S - reserved)
         return Limits(max_text=self._max_characters, max_options=10, per_chat_per_s=0.5, overall_per_s=overall)
 
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self, dispatch: Dispatch) -> None:
-        """Start polling in the background; a Mastodon outage does not stop Plaza."""
+        """Start receiving (streaming or polling) in the background; a Mastodon outage does not stop Plaza."""
         if self._poller is None:
-            self._poller = asyncio.create_task(self._run(dispatch), name="mastodon-poller")
+            self._poller = asyncio.create_task(self._run(dispatch), name="mastodon-receiver")
 
     async def stop(self) -> None:
         poller, self._poller = self._poller, None
@@ -146,12 +191,22 @@ class MastodonChannel:
                 pass
 
     async def check(self) -> str:
-        """The bot account, as ``@user@server``."""
+        """The bot account, as ``@user@server``, and whether it can stream."""
         try:
             me = await self._call(self._client.account_verify_credentials)
         except MastodonError as error:
             raise ChannelError(NAME, f"{self.api_base_url}: {_describe(error)}") from None
-        return f"@{me['acct']}@{self._host(me)}"
+        account = f"@{me['acct']}@{self._host(me)}"
+        if not self.streaming:
+            return f"{account} (polling; streaming is off in config.yaml)"
+        stream = NotificationStream(self._stream_client, read_timeout=self.stream_timeout)
+        try:
+            await stream.open()
+        except StreamEnded as ended:
+            return f"{account} (polling: streaming is unavailable, {ended})"
+        finally:
+            stream.close()
+        return f"{account} (streaming)"
 
     async def prepare(self) -> None:
         """Learn who the bot is, the instance's limit and the cursor; accept private mentions."""
@@ -178,19 +233,88 @@ class MastodonChannel:
             except Exception:
                 log.exception("mastodon: starting failed; trying again")
                 await asyncio.sleep(max(10.0, self.poll_interval))
+        loop = asyncio.get_running_loop()
+        poll_at = 0.0  # loop time of the next poll
         while True:
-            try:
-                while await self.poll_once(dispatch) == PAGE:
-                    pass
-                delay = self.poll_interval
-            except MastodonError as error:
-                log.warning("mastodon: polling failed (%s); trying again", _describe(error))
-                limited = isinstance(error, MastodonRatelimitError)
-                delay = self._wait_after(error) if limited else max(1.0, self.poll_interval)
-            except Exception:  # the inbox may be briefly unavailable: keep polling, lose nothing
-                log.exception("mastodon: storing mentions failed; they will be read again")
-                delay = self.poll_interval
-            await asyncio.sleep(delay)
+            if self.streaming and loop.time() >= self._stream_after:
+                started = loop.time()
+                reason = await self._stream(dispatch)
+                if self.stream_status == "streaming":  # it was up until now: read the gap at once
+                    poll_at = loop.time()
+                if loop.time() - started >= self.stream_retry_max:  # it had worked for a while: not flapping
+                    self._stream_wait = self.stream_retry
+                self._stream_after = loop.time() + self._stream_wait
+                changed = self.stream_status != f"polling: {reason}"  # say it once, not at every attempt
+                self.stream_status = f"polling: {reason}"
+                log.log(
+                    logging.WARNING if changed else logging.DEBUG,
+                    "mastodon: %s; polling every %ss, streaming again in %ss",
+                    reason,
+                    self.poll_interval,
+                    round(self._stream_wait, 1),
+                )
+                self._stream_wait = min(self.stream_retry_max, self._stream_wait * 2)
+            if loop.time() >= poll_at:  # a refused stream does not make polls come faster than poll_interval
+                poll_at = loop.time() + await self._poll_round(dispatch)
+            wake = min(poll_at, self._stream_after) if self.streaming else poll_at
+            await asyncio.sleep(max(0.0, wake - loop.time()))
+
+    async def _poll_round(self, dispatch: Dispatch) -> float:
+        """Read every page of new mentions; returns how long to wait before the next round."""
+        try:
+            while await self.poll_once(dispatch) == PAGE:
+                pass
+        except MastodonError as error:
+            log.warning("mastodon: polling failed (%s); trying again", _describe(error))
+            limited = isinstance(error, MastodonRatelimitError)
+            return self._wait_after(error) if limited else max(1.0, self.poll_interval)
+        except Exception:  # the inbox may be briefly unavailable: keep polling, lose nothing
+            log.exception("mastodon: storing mentions failed; they will be read again")
+        return self.poll_interval
+
+    async def _stream(self, dispatch: Dispatch) -> str:
+        """Stream mentions until the stream fails; returns why it stopped.
+
+        Connect first, then catch up by polling from the cursor, then store what
+        the stream brought meanwhile and after: a mention posted between the two
+        is seen both ways and stored once.
+        """
+        loop = asyncio.get_running_loop()
+        stream = NotificationStream(self._stream_client, read_timeout=self.stream_timeout)
+        try:
+            await stream.open()
+            self.stream_status = "streaming"
+            log.info("mastodon: streaming notifications from %s", self.api_base_url)
+            await self._catch_up(dispatch)
+            sweep_at = loop.time() + self.sweep_interval
+            while True:
+                notifications = await stream.next(timeout=sweep_at - loop.time())
+                if not notifications and loop.time() >= sweep_at:
+                    await self._catch_up(dispatch)  # in case the stream lost an event
+                    sweep_at = loop.time() + self.sweep_interval
+                    continue
+                messages = [m for m in map(self._message, self._mentions(notifications)) if m is not None]
+                if messages:
+                    await dispatch(messages)
+                for message in messages:
+                    self._last_status[message.chat_id] = message.platform_message_id
+        except StreamEnded as ended:
+            return f"the stream ended ({ended})" if self.stream_status == "streaming" else f"cannot stream ({ended})"
+        except MastodonError as error:
+            return f"catching up failed ({_describe(error)})"
+        except Exception:  # the inbox may be briefly unavailable: polling reads them again from the cursor
+            log.exception("mastodon: storing a streamed mention failed; reading it again by polling")
+            return "storing a streamed mention failed"
+        finally:
+            stream.close()
+
+    async def _catch_up(self, dispatch: Dispatch) -> None:
+        while await self.poll_once(dispatch) == PAGE:
+            pass
+
+    @staticmethod
+    def _mentions(notifications: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return [n for n in notifications if n.get("type") == "mention"]
 
     # -- receiving -----------------------------------------------------------
 
@@ -450,9 +574,19 @@ def from_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Mast
             f"expected a list of host names, found {hosts!r}",
             "write e.g. media_hosts: [files.social.example] (where the server keeps attachments), or leave it out",
         )
+    streaming = settings.get("streaming", True)
+    if not isinstance(streaming, bool):
+        raise ConfigError(
+            "config.yaml",
+            None,
+            "channels.mastodon.streaming",
+            f"expected true or false, found {streaming!r}",
+            "write streaming: true (listen to the stream, poll when it is down) or streaming: false (only poll)",
+        )
     return MastodonChannel(
         values["MASTODON_ACCESS_TOKEN"],
         values["MASTODON_API_BASE_URL"],
         poll_interval=float(interval),
         media_hosts=tuple(hosts),
+        streaming=streaming,
     )

@@ -37,9 +37,12 @@ through sendPhoto: a Telegram ``file_id`` as it is, a photo Plaza stored
 (``media:<id>``, read through the function given to :meth:`TelegramChannel.use_media`)
 uploaded as a file, with the text as its caption. A 429 raises :class:`RetryLater` with Telegram's
 ``retry_after``; a blocked bot or an unknown chat :class:`Undeliverable`;
-server errors and timeouts :class:`RetryLater` after a few seconds. Parts of
-a split message already accepted are remembered, so a retry sends only the
-rest (within this process's life).
+server errors and timeouts :class:`RetryLater` after a few seconds. A split
+message goes one part per ``send``: after each part but the last, ``send``
+raises :class:`~bot.errors.PartlySent` so that the outbox sends the next one
+a second later (Telegram allows about one message a second per chat) and
+other chats meanwhile. Parts already accepted are remembered, so the next
+``send``, or a retry, sends only the rest (within this process's life).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ from adapters.telegram_mapping import (
     pause_after,
     send_error,
 )
-from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, NotFound, Undeliverable
+from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, NotFound, PartlySent, Undeliverable
 from bot.messages import InboundMessage, OutboundMessage, SentReceipt
 
 __all__ = ["DEFAULT_API_BASE_URL", "MAX_TEXT", "TelegramChannel", "from_config"]
@@ -169,18 +172,18 @@ class TelegramChannel:
             await request.shutdown()  # a no-op when already closed
 
     async def send(self, message: OutboundMessage) -> SentReceipt:
-        """Send every part; returns once Telegram accepted all of them (see the module docstring)."""
+        """Send the next part; returns once Telegram accepted all of them, else raises (see the module docstring)."""
         done = self._progress.setdefault(message.id, [])
         calls = calls_for(message)
         try:
             await self._ensure_ready()
-            for kind, kwargs in calls[len(done) :]:
-                if kind == "photo":
-                    photo = await self._photo_file(kwargs["photo"])
-                    sent = await self._bot.send_photo(chat_id=message.chat_id, **{**kwargs, "photo": photo})
-                else:
-                    sent = await self._bot.send_message(chat_id=message.chat_id, **kwargs)
-                done.append(str(sent.message_id))
+            kind, kwargs = calls[len(done)]
+            if kind == "photo":
+                photo = await self._photo_file(kwargs["photo"])
+                sent = await self._bot.send_photo(chat_id=message.chat_id, **{**kwargs, "photo": photo})
+            else:
+                sent = await self._bot.send_message(chat_id=message.chat_id, **kwargs)
+            done.append(str(sent.message_id))
         except TelegramError as error:
             mapped = send_error(error)
             if isinstance(mapped, Undeliverable):
@@ -188,6 +191,9 @@ class TelegramChannel:
             else:
                 self._forget_old()
             raise mapped from error
+        if len(done) < len(calls):  # Telegram takes about one message a second per chat: the rest at that pace
+            self._forget_old()
+            raise PartlySent(NAME, 1.0 / self.limits.per_chat_per_s, len(done), len(calls))
         self._progress.pop(message.id, None)
         return SentReceipt(platform_message_ids=tuple(done), sent_at=datetime.now(UTC))
 

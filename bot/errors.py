@@ -15,6 +15,7 @@
         ├── BadSignature                     HTTP 403 (401 when no credential was sent)
         └── SendError
             ├── RetryLater(retry_after)      the outbox backs off, same row
+            │   └── PartlySent(sent, total)  a part went; the rest after the chat's pace, no backoff
             └── Undeliverable(reason, gone)  the row fails; shown to officials
 
 Every exception carries its data as attributes and reads well when printed.
@@ -37,6 +38,7 @@ __all__ = [
     "NotAllowed",
     "NotFound",
     "OfficialError",
+    "PartlySent",
     "PlazaError",
     "RetryLater",
     "SchemaError",
@@ -173,6 +175,23 @@ class RetryLater(SendError):
         self.rate_limited = rate_limited
         """True when the platform said 429 (too many requests), not a transient failure."""
         super().__init__(channel, f"retry after {retry_after:g}s" + (f": {reason}" if reason else ""))
+
+
+class PartlySent(RetryLater):
+    """``sent`` of the ``total`` parts of a split message went; the next may go after ``retry_after`` seconds.
+
+    Not a failure: a platform that allows one message per chat per interval
+    (Telegram, about one a second) gets the parts of a long message one per
+    send, paced like separate messages. The adapter remembers which parts are
+    done and sends the next one when the outbox sends the message again; the
+    outbox waits only that chat, counts no failed attempt, and sends other
+    chats meanwhile.
+    """
+
+    def __init__(self, channel: str, retry_after: float, sent: int, total: int) -> None:
+        self.sent = sent
+        self.total = total
+        super().__init__(channel, retry_after, f"{sent} of {total} parts sent")
 
 
 class Undeliverable(SendError):

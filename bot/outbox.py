@@ -20,7 +20,11 @@ in-flight rows are never sent twice.
 Pacing (:mod:`bot.pacing`): sends through one channel account are spaced by
 its :class:`~adapters.base.Limits`, overall and per chat; a chat that must
 wait is skipped this round (its later rows stay behind it) while other chats
-go on.
+go on. A long message the platform takes as several messages is paced part
+by part the same way: the adapter sends one part and raises
+:class:`~bot.errors.PartlySent`; the row goes back to ``pending`` (no
+attempt counted) and its chat waits its interval while other chats go on,
+then the next part goes. An official's takeover in between stops the rest.
 
 Replies first: rows go in ``(priority, id)`` order, and a round that is
 sending broadcast rows stops as soon as :meth:`Dispatcher.wake` says a new
@@ -58,7 +62,7 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
 from adapters.base import Channel
-from bot.errors import NotFound, RetryLater, Undeliverable
+from bot.errors import NotFound, PartlySent, RetryLater, Undeliverable
 from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify, one_line
 from bot.media import MediaResolver
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
@@ -444,6 +448,13 @@ class Dispatcher:
             try:
                 message = await self._own_photo(message)
                 receipt: SentReceipt = await self._channel.send(message)
+            except PartlySent as error:  # one part went: the rest at the chat's pace, other chats meanwhile
+                blocked.add(row.chat_id)
+                pacer.hold(row.chat_id, error.retry_after)
+                chat_ready = pacer.chat_ready_at(row.chat_id)
+                self._soonest = chat_ready if self._soonest is None else min(self._soonest, chat_ready)
+                await anyio.to_thread.run_sync(self._finish, row.id, {"status": "pending"})
+                continue
             except RetryLater as error:
                 RETRY_LATER.labels(self._channel.name).inc()
                 if error.rate_limited:

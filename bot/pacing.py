@@ -58,6 +58,10 @@ class Pacer:
         if len(self._next_chat) > _FORGET_AFTER:
             self._next_chat = {chat: at for chat, at in self._next_chat.items() if at > now}
 
+    def hold(self, chat_id: str, seconds: float) -> None:
+        """Nothing more goes to ``chat_id`` for ``seconds`` (the rest of a split message waits its turn)."""
+        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), self._clock() + max(0.0, seconds))
+
     def pause(self, seconds: float) -> None:
         """The platform said to wait: nothing goes through this account for ``seconds``."""
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))

@@ -14,15 +14,23 @@ loopback port in this process with:
   mock's own renderer leaves mentions as plain ``@name``, which would let a
   broken HTML-to-text pass;
 - :meth:`fault` for the mock's fault injection (429 with rate-limit headers,
-  5xx, timeouts);
+  5xx, timeouts; on ``/api/v1/streaming/user`` too, to refuse a stream);
+- streaming (server-sent events, the mock's, with a heartbeat every 0.2 s)
+  that a test can break: :meth:`streaming_off` (the server answers 404, as
+  with streaming switched off, and drops the open streams),
+  :meth:`drop_streams` (open streams end now, as when a connection drops)
+  and :meth:`hush_streams` (open streams stay open but send nothing, not even
+  heartbeats, as a half-dead connection);
 - :attr:`MastodonServer.requests`: every API request the server answered
   (when, method, path, status), so a test can see what a client really sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +44,9 @@ from mastodon_mock.testing.server import MockServer
 DOMAIN = "jun.example"
 JUN_TOKEN = "jun-bot-token"
 RESIDENTS = {"maria": None, "pepe": None, "ana": "other.example"}
+
+STREAMING = "/api/v1/streaming/"
+"""Where the streaming routes begin."""
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
 _MENTION = re.compile(r"(?<![\w/])@([A-Za-z0-9_]+)(?:@([A-Za-z0-9_.-]+))?")
@@ -94,6 +105,12 @@ class MastodonServer:
         self.base_url = ""
         self.requests: list[tuple[float, str, str, int, str]] = []
         """``(time.monotonic(), method, path, status, bearer token)`` of every request answered, oldest first."""
+        self._app: Any = None
+        self._bus: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._open_streams: set[asyncio.Event] = set()  # set one to drop its stream (on the server's loop)
+        self._live_streams: set[asyncio.Event] = set()  # those the server accepted (200)
+        self._hushed = threading.Event()
 
     def _recorded(self, app: Any) -> Any:
         """``app`` wrapped so that every HTTP request it answers is appended to :attr:`requests`."""
@@ -111,9 +128,48 @@ class MastodonServer:
                     self.requests.append((time.monotonic(), scope["method"], scope["path"], message["status"], token))
                 await send(message)
 
-            await app(scope, receive, send_recorded)
+            if str(scope["path"]).startswith(STREAMING):
+                await self._breakable_stream(app, scope, receive, send_recorded)
+            else:
+                await app(scope, receive, send_recorded)
 
         return recording
+
+    async def _breakable_stream(self, app: Any, scope: Any, receive: Any, send: Any) -> None:
+        """Serve a streaming request so that :meth:`drop_streams` and :meth:`hush_streams` can break it."""
+        self._loop = asyncio.get_running_loop()
+        dropped = asyncio.Event()
+        started = False
+
+        async def send_breakable(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.body" and self._hushed.is_set():
+                return  # a half-dead connection: nothing gets through
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] == 200:
+                    self._live_streams.add(dropped)
+            await send(message)
+
+        self._open_streams.add(dropped)
+        serving = asyncio.ensure_future(app(scope, receive, send_breakable))
+        dropping = asyncio.ensure_future(dropped.wait())
+        try:
+            await asyncio.wait({serving, dropping}, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done():
+                serving.result()
+                return
+            serving.cancel()
+            try:
+                await serving
+            except asyncio.CancelledError:
+                pass
+            if started:  # end the response: the client sees the stream close
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            dropping.cancel()
+            self._open_streams.discard(dropped)
+            self._live_streams.discard(dropped)
 
     def start(self) -> Self:
         import mastodon_mock.app as mock_app
@@ -122,7 +178,13 @@ class MastodonServer:
         self._original_render = getattr(statuses, "render_status_html")  # noqa: B009 (not re-exported by the mock)
         setattr(statuses, "render_status_html", mastodon_html)  # noqa: B010
         create_app = mock_app.create_app
-        mock_app.create_app = lambda *args, **kwargs: self._recorded(create_app(*args, **kwargs))
+
+        def recorded_app(*args: Any, **kwargs: Any) -> Any:
+            self._app = create_app(*args, **kwargs)
+            self._bus = self._app.state.event_bus
+            return self._recorded(self._app)
+
+        mock_app.create_app = recorded_app
         try:
             self._mock.start()
         finally:
@@ -150,6 +212,46 @@ class MastodonServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- breaking the stream -------------------------------------------------
+
+    def streams_open(self) -> int:
+        """How many streams the server is serving now (accepted, not yet ended)."""
+        return len(self._live_streams)
+
+    def drop_streams(self, timeout: float = 10.0) -> None:
+        """End every open stream now (the client sees its connection close); returns when they are gone."""
+        loop = self._loop
+
+        def drop() -> None:
+            for dropped in list(self._open_streams):
+                dropped.set()
+
+        if loop is not None:
+            loop.call_soon_threadsafe(drop)
+        deadline = time.monotonic() + timeout
+        while self._open_streams:
+            assert time.monotonic() < deadline, "the streams did not end"
+            time.sleep(0.01)
+
+    @contextmanager
+    def streaming_off(self) -> Iterator[None]:
+        """Streaming switched off: open streams end and new ones get 404, until the block ends."""
+        self._app.state.event_bus = None
+        try:
+            self.drop_streams()
+            yield
+        finally:
+            self._app.state.event_bus = self._bus
+
+    @contextmanager
+    def hush_streams(self) -> Iterator[None]:
+        """Open streams send nothing (no events, no heartbeats) until the block ends; what they miss is lost."""
+        self._hushed.set()
+        try:
+            yield
+        finally:
+            self._hushed.clear()
 
     def client(self, username: str) -> Mastodon:
         """Mastodon.py logged in as a seeded account (``jun`` or a resident)."""

@@ -1,7 +1,7 @@
 """The channel contract: the same cases against every platform adapter, each through its real library.
 
 Telegram (python-telegram-bot, webhook mode, the fake Bot API delivering
-updates), Mastodon (Mastodon.py polling ``mastodon-mock``) and X (tweepy
+updates), Mastodon (Mastodon.py streaming from ``mastodon-mock``) and X (tweepy
 against the fake X API, signed webhook POSTs) are driven the platform's own
 way by :mod:`tests.support.contract`, over real HTTP on loopback ports, into
 Plaza's whole app on SQLite. A case that cannot apply to a platform is skipped
@@ -60,7 +60,7 @@ def town(platform: Platform, config: Config, sqlite: Database) -> Iterator[Town]
 
 def webhook_only(platform: Platform, why: str) -> None:
     if not platform.webhook:
-        pytest.skip(f"{platform.name} has no webhook: Plaza polls it with the bot's own token, so {why}")
+        pytest.skip(f"{platform.name} has no webhook: Plaza reads it itself with the bot's own token, so {why}")
 
 
 def walk_to_photo(town: Town, resident: Any) -> None:

@@ -3,7 +3,8 @@
 - Telegram: the fake Bot API delivers updates to Plaza's webhook (``plaza
   serve`` polls it instead); options are inline buttons.
 - Mastodon: ``mastodon-mock``; residents post direct mentions with
-  Mastodon.py and Plaza polls its notifications; replies start with the
+  Mastodon.py and Plaza streams its notifications (polling when the
+  stream is down); replies start with the
   resident's mention, which :meth:`MastodonPlatform.replies` takes off.
 - X: the fake X API takes the DMs tweepy sends; residents' DMs arrive as
   signed webhook POSTs, text in the X Activity API's shape and media in the
@@ -160,7 +161,7 @@ class TelegramPlatform(Platform):
 
 
 class MastodonPlatform(Platform):
-    """``mastodon-mock``: residents post direct mentions with Mastodon.py; Plaza polls its notifications."""
+    """``mastodon-mock``: residents post direct mentions with Mastodon.py; Plaza streams its notifications."""
 
     name = "mastodon"
     webhook = False
@@ -210,10 +211,12 @@ class MastodonPlatform(Platform):
         return "voice"
 
     def say_three_times(self, resident: Resident, text: str) -> str:
-        """The read marker fails twice, so the poller reads (and stores) the same mention three times."""
+        """The mention comes by the stream; the stream drops and, as the read marker fails twice, the
+        poller reads (and stores) the same mention three more times."""
         markers = len(self.server.requests_to("POST", "/api/v1/markers"))
         with self.server.fault(path="/api/v1/markers", status=500, count=2):
             key = self.say(resident, text)
+            self.server.drop_streams()
             wait_for(lambda: len(self.server.requests_to("POST", "/api/v1/markers")) >= markers + 3, 20)
         statuses = [status for _, status in self.server.requests_to("POST", "/api/v1/markers")[markers:]]
         assert statuses[:3] == [500, 500, 200], statuses

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import itertools
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -16,18 +15,9 @@ from adapters.mastodon import MastodonChannel, from_config
 from adapters.mastodon_html import status_text
 from adapters.testing.mastodon_server import JUN_TOKEN, MastodonServer
 from bot.errors import ConfigError, RetryLater, Undeliverable
-from bot.messages import InboundMessage, Option, OutboundMessage, Photo
+from bot.messages import Option, OutboundMessage, Photo
+from tests.support.dispatch import Inbox
 from tests.support.server import tiny_png
-
-
-class Inbox:
-    """A dispatch that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.messages: list[InboundMessage] = []
-
-    async def __call__(self, messages: Sequence[InboundMessage]) -> None:
-        self.messages.extend(messages)
 
 
 async def as_resident(server: MastodonServer, username: str, call: str, *args: Any, **kwargs: Any) -> Any:
@@ -48,8 +38,14 @@ async def bot_statuses(server: MastodonServer) -> list[Any]:
     return await anyio.to_thread.run_sync(server.bot_statuses)
 
 
-async def test_check_names_the_account(server: MastodonServer, channel: MastodonChannel) -> None:
-    assert await channel.check() == "@jun@jun.example"
+async def test_check_names_the_account_and_whether_it_streams(server: MastodonServer, channel: MastodonChannel) -> None:
+    assert await channel.check() == "@jun@jun.example (streaming)"
+    with server.streaming_off():
+        unavailable = await channel.check()
+    assert unavailable.startswith("@jun@jun.example (polling: streaming is unavailable")
+    assert "Not Found" in unavailable
+    only_polling = MastodonChannel(JUN_TOKEN, server.base_url, streaming=False)
+    assert await only_polling.check() == "@jun@jun.example (polling; streaming is off in config.yaml)"
 
 
 async def test_a_photo_from_a_resident_is_a_photo_with_its_url(
@@ -159,7 +155,8 @@ async def test_a_429_says_when_to_retry(server: MastodonServer, channel: Mastodo
         pytest.raises(RetryLater) as raised,
     ):
         await channel.send(outbound(chat, "hola"))
-    assert 100 <= raised.value.retry_after <= 121
+    # Mastodon.py corrects the reset by the server's Date header: whole seconds, refreshed once a second by uvicorn.
+    assert 100 <= raised.value.retry_after <= 123
     assert await bot_statuses(server) == []
 
 

@@ -12,8 +12,8 @@ import pytest
 from adapters.base import Channel, Checkable, WebhookChannel, WebhookRequest
 from adapters.telegram import TelegramChannel, from_config
 from adapters.testing.telegram_server import FakeTelegram
-from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, RetryLater, Undeliverable
-from bot.messages import Location, Option, OutboundMessage, Photo
+from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, PartlySent, RetryLater, Undeliverable
+from bot.messages import Location, Option, OutboundMessage, Photo, SentReceipt
 from tests.support.server import free_port, tiny_png
 
 SECRET = "the-secret"
@@ -42,6 +42,15 @@ def message(**content: Any) -> dict[str, Any]:
 def out(text: str, *options: Option, photo: Photo | None = None, chat_id: int = 9) -> OutboundMessage:
     return OutboundMessage(id=int(time.monotonic_ns()), channel="telegram", chat_id=str(chat_id), text=text,
                            options=options, photo=photo)  # fmt: skip
+
+
+async def send_whole(channel: TelegramChannel, message: OutboundMessage) -> SentReceipt:
+    """Send every part at once (the outbox would wait the chat's interval between them)."""
+    while True:
+        try:
+            return await channel.send(message)
+        except PartlySent as partly:
+            assert partly.sent < partly.total and partly.retry_after == 1.0
 
 
 def test_the_channel_plays_every_role(channel: TelegramChannel) -> None:
@@ -175,7 +184,11 @@ async def test_a_photo_with_a_short_text_carries_it_as_caption(channel: Telegram
 async def test_a_photo_with_a_long_text_goes_first_then_the_text(channel: TelegramChannel, fake: FakeTelegram) -> None:
     fake.user(9)
     file_id = fake.add_file(tiny_png(), "photos/menu.png")
-    await channel.send(out("palabra " * 300, photo=Photo(file_id)))
+    with pytest.raises(PartlySent) as first:
+        await channel.send(out_long := out("palabra " * 300, photo=Photo(file_id)))
+    assert (first.value.sent, first.value.total) == (1, 2)
+    assert [s.method for s in fake.sent_to(9)] == ["sendPhoto"]  # one part per send: the outbox paces the next
+    await channel.send(out_long)
     assert [s.method for s in fake.sent_to(9)] == ["sendPhoto", "sendMessage"]
 
 
@@ -187,9 +200,9 @@ async def test_a_retry_after_a_429_mid_message_sends_only_the_rest(
     await channel.send(out("warm-up"))  # getMe done; the next sendMessage calls are the message's
     fake.rate_limit_next("sendMessage", retry_after=3, after=1)
     with pytest.raises(RetryLater) as caught:
-        await channel.send(message)
+        await send_whole(channel, message)
     assert caught.value.retry_after == 3
-    receipt = await channel.send(message)
+    receipt = await send_whole(channel, message)
     texts = [s.text for s in fake.sent_to(9)][1:]
     assert texts == ["a" * 4000, "b" * 4000, "c" * 200]
     assert len(receipt.platform_message_ids) == 3
