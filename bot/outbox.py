@@ -28,9 +28,14 @@ reply was committed, so a reply waits for at most the one send in flight,
 not for the rest of a broadcast. A broadcast row is checked to be still
 ``pending`` just before it is sent, so a cancelled broadcast stops at once.
 
-Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx) pauses the whole
-account for the time the platform said, and the row waits that long; any
-other error backs off exponentially with jitter; after ``max_attempts`` or on
+Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx, a timeout, a
+closed connection) pauses the whole account for the time the platform said;
+the row waits that long when rate limited, and otherwise (the platform is in
+trouble) at least that long and backing off exponentially with jitter, and
+it is not given up by a count: a platform down for an hour loses no reply,
+only a row still refused ``give_up_after`` (a day) after it was written is
+``failed``. Any other error (a bug, an unexpected transport error) backs off
+the same way; after ``max_attempts`` of those or on
 :class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason. When
 the platform says the account is gone (``Undeliverable.gone``), ``on_gone``
 runs in the transaction that fails the row (the runtime unsubscribes the chat).
@@ -201,12 +206,14 @@ class Dispatcher:
         lock: SenderLock | None = None,
         standby_interval: float = 2.0,
         announce: bool = False,
+        give_up_after: float = 24 * 3600.0,
     ) -> None:
         self._engine = engine
         self._channel = channel
         self._poll_interval = poll_interval
         self._batch = batch
         self._max_attempts = max_attempts
+        self._give_up_after = give_up_after
         self._on_sent = on_sent
         self._on_gone = on_gone
         self._lock = lock
@@ -347,6 +354,7 @@ class Dispatcher:
                     OUTBOX.c.next_attempt_at,
                     OUTBOX.c.priority,
                     OUTBOX.c.broadcast_id,
+                    OUTBOX.c.created_at,
                 )
                 .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
                 .order_by(OUTBOX.c.priority, OUTBOX.c.id)
@@ -426,7 +434,9 @@ class Dispatcher:
                     RATE_LIMITED.labels(self._channel.name).inc()
                 blocked.add(row.chat_id)
                 pacer.pause(error.retry_after)
-                await self._retry(row, error.retry_after, str(error))
+                # a rate limit says exactly when; trouble on the platform's side grows the wait each time
+                delay = error.retry_after if error.rate_limited else max(error.retry_after, _backoff(row.attempts + 1))
+                await self._retry(row, delay, str(error), transient=True)
                 continue
             except Undeliverable as error:
                 await anyio.to_thread.run_sync(
@@ -461,9 +471,16 @@ class Dispatcher:
                     self._on_sent(message)
         return sent
 
-    async def _retry(self, row: Row[Any], delay: float, reason: str) -> None:
+    async def _retry(self, row: Row[Any], delay: float, reason: str, *, transient: bool = False) -> None:
+        """Put the row back for a later attempt, or fail it: a transient refusal (RetryLater) after
+        ``give_up_after`` seconds since the row was written, anything else after ``max_attempts``."""
         attempts = row.attempts + 1
-        if attempts >= self._max_attempts:
+        if transient:
+            age = (datetime.now(UTC) - row.created_at).total_seconds()
+            final = age + delay > self._give_up_after
+        else:
+            final = attempts >= self._max_attempts
+        if final:
             values: dict[str, Any] = {
                 "status": "failed",
                 "attempts": attempts,
