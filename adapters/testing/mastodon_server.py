@@ -14,13 +14,14 @@ loopback port in this process with:
   mock's own renderer leaves mentions as plain ``@name``, which would let a
   broken HTML-to-text pass;
 - :meth:`fault` for the mock's fault injection (429 with rate-limit headers,
-  5xx, timeouts);
+  5xx), and :meth:`late` for answers that come after a client's timeout;
 - :attr:`MastodonServer.requests`: every API request the server answered
   (when, method, path, status), so a test can see what a client really sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import time
@@ -92,6 +93,7 @@ class MastodonServer:
         )
         self._mock = MockServer(config=config)
         self.base_url = ""
+        self._late: list[list[Any]] = []  # [path, seconds, how many more] (see late())
         self.requests: list[tuple[float, str, str, int, str]] = []
         """``(time.monotonic(), method, path, status, bearer token)`` of every request answered, oldest first."""
 
@@ -106,7 +108,13 @@ class MastodonServer:
             headers = dict(scope.get("headers") or [])
             token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
 
+            late = next((rule for rule in self._late if rule[0] == scope["path"] and rule[2] > 0), None)
+            if late is not None:
+                late[2] -= 1
+
             async def send_recorded(message: Any) -> None:
+                if message["type"] == "http.response.start" and late is not None:
+                    await asyncio.sleep(late[1])  # the request was handled; only its answer is late
                 if message["type"] == "http.response.start":
                     self.requests.append((time.monotonic(), scope["method"], scope["path"], message["status"], token))
                 await send(message)
@@ -191,6 +199,18 @@ class MastodonServer:
             for at, m, p, status, used in list(self.requests)
             if m == method and p == path and token in (None, used)
         ]
+
+    @contextmanager
+    def late(self, *, path: str, seconds: float, count: int) -> Iterator[None]:
+        """The next ``count`` requests to ``path`` are handled at once but answered ``seconds`` later: a client
+        with a shorter timeout gives up although what it asked for was done (a status created)."""
+        rule = [path, seconds, count]
+        self._late.append(rule)
+        try:
+            yield
+        finally:
+            if rule in self._late:
+                self._late.remove(rule)
 
     @contextmanager
     def fault(self, *, path: str, status: int, count: int, headers: dict[str, str] | None = None) -> Iterator[str]:

@@ -288,6 +288,11 @@ class FakeTelegram:
         with self._lock:
             self._faults.setdefault(method, []).append(_Fault(200, "", None, times, after, "drop"))
 
+    def clear_faults(self, method: str) -> None:
+        """Forget the faults still planned for ``method`` (the platform is well again)."""
+        with self._lock:
+            self._faults.pop(method, None)
+
     def rate_limit_next(self, method: str, retry_after: int, *, times: int = 1, after: int = 0) -> None:
         """A 429 with ``parameters.retry_after``, as Telegram's flood control answers."""
         description = f"Too Many Requests: retry after {retry_after}"
