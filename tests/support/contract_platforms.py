@@ -178,9 +178,7 @@ class MastodonPlatform(Platform):
 
     def channel(self, app_url: str) -> Channel:
         # Polling spends the account's request budget that sending shares: at 2 s the bot may still send 0.5/s.
-        return MastodonChannel(
-            JUN_TOKEN, self.server.base_url, poll_interval=2.0, request_timeout=self.request_timeout
-        )
+        return MastodonChannel(JUN_TOKEN, self.server.base_url, poll_interval=2.0, request_timeout=self.request_timeout)
 
     def serve(self) -> tuple[str, str, dict[str, str]]:
         env = {"MASTODON_ACCESS_TOKEN": JUN_TOKEN, "MASTODON_API_BASE_URL": self.server.base_url}
