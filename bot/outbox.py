@@ -58,12 +58,13 @@ from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, updat
 
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
-from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify, one_line
+from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
 from bot.metrics import RATE_LIMITED, RETRY_LATER, SEND_SECONDS
 from bot.pacing import Pacer
 from bot.senderlock import SenderLock
 from models import PRIORITY_REPLY, OutboxItem
+from models.db import storage_problem
 from models.rawsql import RawStatement, db_json, db_time
 
 __all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of"]
@@ -313,7 +314,7 @@ class Dispatcher:
 
     def _database_down(self, error: BaseException) -> None:
         if not self._failing:
-            log.error("%s sender: the database cannot be reached (%s); retrying", self._channel.name, one_line(error))
+            log.error("%s sender: %s; retrying", self._channel.name, storage_problem(error))
         self._failing = True
 
     async def _send_while_held(self) -> None:

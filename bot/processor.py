@@ -29,9 +29,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from bot.engine import Engine as StepEngine
-from bot.listener import one_line
 from bot.metrics import STEP_SECONDS
 from models import InboxItem
+from models.db import storage_problem
 
 __all__ = ["Processor"]
 
@@ -100,7 +100,7 @@ class Processor:
                 self._failing = False
             except OperationalError as error:
                 if not self._failing:  # one line, not a traceback per poll
-                    log.error("the database is not answering (%s); retrying", one_line(error))
+                    log.error("the inbox cannot be processed: %s; retrying", storage_problem(error))
                 self._failing = True
                 processed = 0
             except Exception:
