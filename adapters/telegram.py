@@ -101,6 +101,7 @@ class TelegramChannel:
         webhook_url: str | None = None,
         poll_timeout: int = 30,
         retry_pause: float = 2.0,
+        request_timeout: float = 5.0,
     ) -> None:
         if mode not in ("polling", "webhook"):
             raise ValueError(f"mode must be polling or webhook, not {mode!r}")
@@ -108,7 +109,9 @@ class TelegramChannel:
             raise ValueError("webhook mode needs a secret")
         root = api_base_url.rstrip("/")
         # our own request objects, so ``stop`` can close their connections even when getMe never succeeded
-        self._requests = (HTTPXRequest(), HTTPXRequest())
+        # ``request_timeout``: how long a call may take to answer before it counts as failed (RetryLater)
+        sending = HTTPXRequest(read_timeout=request_timeout, write_timeout=request_timeout)
+        self._requests = (sending, HTTPXRequest())
         self._bot = Bot(
             token,
             base_url=f"{root}/bot",

@@ -26,7 +26,7 @@ from bot.cli_relay import add_parser as add_relay_parser
 from bot.cli_relay import run as run_relay
 from bot.cli_worker import add_worker_parser, run_worker
 from bot.config import Config, load_config
-from bot.errors import ConfigError, FlowErrors, SchemaError
+from bot.errors import ConfigError, FlowErrors, SchemaError, StorageError
 from bot.logs import LOG_FORMAT_ENV, configure_logging
 
 __all__ = ["main"]
@@ -433,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("the flows have problems; fix them and start again:", file=sys.stderr)
         print(errors, file=sys.stderr)
         return EXIT_CONFIG
-    except SchemaError as error:
+    except (SchemaError, StorageError) as error:
         print(f"database: {error}", file=sys.stderr)
         return EXIT_DATABASE
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@
     ├── ConfigError(path, line, key, hint)   `plaza` prints it and exits 2
     ├── FlowError(path, line, state, hint)   `plaza flows validate`; the server keeps the last good flow
     ├── SchemaError(hint)                    the database is not at the code's migration
+    ├── StorageError(problem)                the database cannot take writes (read-only, disk full)
     ├── OfficialError(reason)                an official's action cannot be done
     │   ├── NotAllowed                       HTTP 403 (not their department, not their role)
     │   ├── NotFound                         HTTP 404
@@ -43,6 +44,7 @@ __all__ = [
     "RetryLater",
     "SchemaError",
     "SendError",
+    "StorageError",
     "Undeliverable",
 ]
 
@@ -107,6 +109,18 @@ class SchemaError(PlazaError):
     def __init__(self, hint: str) -> None:
         self.hint = hint
         super().__init__(hint)
+
+
+class StorageError(PlazaError):
+    """The database answers but cannot store anything: read-only, or its disk is full.
+
+    ``problem`` starts with what is wrong (``database is read-only: ...``,
+    ``disk full: ...``) and ends with what to do.
+    """
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(problem)
 
 
 class OfficialError(PlazaError):

@@ -38,9 +38,14 @@ stored as ``media:<id>`` of the recipient's chat (:meth:`MediaResolver.archive`)
 and the row's payload is updated, so the channel gets a photo it can send and
 a retry does not fetch it again.
 
-Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx) pauses the whole
-account for the time the platform said, and the row waits that long; any
-other error backs off exponentially with jitter; after ``max_attempts`` or on
+Failures: :class:`~bot.errors.RetryLater` (a 429, a 5xx, a timeout, a
+closed connection) pauses the whole account for the time the platform said;
+the row waits that long when rate limited, and otherwise (the platform is in
+trouble) at least that long and backing off exponentially with jitter, and
+it is not given up by a count: a platform down for an hour loses no reply,
+only a row still refused ``give_up_after`` (a day) after it was written is
+``failed``. Any other error (a bug, an unexpected transport error) backs off
+the same way; after ``max_attempts`` of those or on
 :class:`~bot.errors.Undeliverable` the row is ``failed`` with its reason. When
 the platform says the account is gone (``Undeliverable.gone``), ``on_gone``
 runs in the transaction that fails the row (the runtime unsubscribes the chat).
@@ -63,13 +68,14 @@ from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, updat
 
 from adapters.base import Channel
 from bot.errors import NotFound, PartlySent, RetryLater, Undeliverable
-from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify, one_line
+from bot.listener import DATABASE_TROUBLE, SENT_CHANNEL, notify
 from bot.media import MediaResolver
 from bot.messages import Option, OutboundMessage, Photo, SentReceipt
 from bot.metrics import RATE_LIMITED, RETRY_LATER, SEND_SECONDS
 from bot.pacing import Pacer
 from bot.senderlock import SenderLock
 from models import PRIORITY_REPLY, OutboxItem
+from models.db import storage_problem
 from models.rawsql import RawStatement, db_json, db_time, from_db_json
 
 __all__ = ["Dispatcher", "Reply", "delivered", "enqueue", "outbound_of", "photo_of", "photo_payload"]
@@ -227,6 +233,7 @@ class Dispatcher:
         standby_interval: float = 2.0,
         announce: bool = False,
         media: MediaResolver | None = None,
+        give_up_after: float = 24 * 3600.0,
     ) -> None:
         self._engine = engine
         self._media = media
@@ -234,6 +241,7 @@ class Dispatcher:
         self._poll_interval = poll_interval
         self._batch = batch
         self._max_attempts = max_attempts
+        self._give_up_after = give_up_after
         self._on_sent = on_sent
         self._on_gone = on_gone
         self._lock = lock
@@ -333,7 +341,7 @@ class Dispatcher:
 
     def _database_down(self, error: BaseException) -> None:
         if not self._failing:
-            log.error("%s sender: the database cannot be reached (%s); retrying", self._channel.name, one_line(error))
+            log.error("%s sender: %s; retrying", self._channel.name, storage_problem(error))
         self._failing = True
 
     async def _send_while_held(self) -> None:
@@ -374,6 +382,7 @@ class Dispatcher:
                     OUTBOX.c.next_attempt_at,
                     OUTBOX.c.priority,
                     OUTBOX.c.broadcast_id,
+                    OUTBOX.c.created_at,
                 )
                 .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
                 .order_by(OUTBOX.c.priority, OUTBOX.c.id)
@@ -461,7 +470,9 @@ class Dispatcher:
                     RATE_LIMITED.labels(self._channel.name).inc()
                 blocked.add(row.chat_id)
                 pacer.pause(error.retry_after)
-                await self._retry(row, error.retry_after, str(error))
+                # a rate limit says exactly when; trouble on the platform's side grows the wait each time
+                delay = error.retry_after if error.rate_limited else max(error.retry_after, _backoff(row.attempts + 1))
+                await self._retry(row, delay, str(error), transient=True)
                 continue
             except Undeliverable as error:
                 await anyio.to_thread.run_sync(
@@ -519,9 +530,16 @@ class Dispatcher:
         await anyio.to_thread.run_sync(keep)
         return replace(message, photo=own)
 
-    async def _retry(self, row: Row[Any], delay: float, reason: str) -> None:
+    async def _retry(self, row: Row[Any], delay: float, reason: str, *, transient: bool = False) -> None:
+        """Put the row back for a later attempt, or fail it: a transient refusal (RetryLater) after
+        ``give_up_after`` seconds since the row was written, anything else after ``max_attempts``."""
         attempts = row.attempts + 1
-        if attempts >= self._max_attempts:
+        if transient:
+            age = (datetime.now(UTC) - row.created_at).total_seconds()
+            final = age + delay > self._give_up_after
+        else:
+            final = attempts >= self._max_attempts
+        if final:
             values: dict[str, Any] = {
                 "status": "failed",
                 "attempts": attempts,

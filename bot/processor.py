@@ -29,9 +29,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from bot.engine import Engine as StepEngine
-from bot.listener import one_line
 from bot.metrics import STEP_SECONDS
 from models import InboxItem
+from models.db import storage_problem
 
 __all__ = ["Processor"]
 
@@ -68,6 +68,9 @@ class Processor:
         # A test hook: PLAZA_TEST_HOLD_PROCESSOR=1 accepts messages but never processes them,
         # so a test can kill the process between acceptance and processing.
         self._held = os.environ.get("PLAZA_TEST_HOLD_PROCESSOR") == "1"
+        # A test hook: PLAZA_TEST_STEP_DELAY=seconds sleeps after each step inside its transaction, so a
+        # test can kill the process in the middle of a batch (as bot.worker does).
+        self._step_delay = float(os.environ.get("PLAZA_TEST_STEP_DELAY", "0") or 0)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -97,7 +100,7 @@ class Processor:
                 self._failing = False
             except OperationalError as error:
                 if not self._failing:  # one line, not a traceback per poll
-                    log.error("the database is not answering (%s); retrying", one_line(error))
+                    log.error("the inbox cannot be processed: %s; retrying", storage_problem(error))
                 self._failing = True
                 processed = 0
             except Exception:
@@ -151,6 +154,8 @@ class Processor:
                     # the loop retries later
                     raise _StepFailed(row.id) from error
                 touched.add(row.channel)
+                if self._step_delay:
+                    time.sleep(self._step_delay)
         return touched
 
     def _run_careful(self, rows: Sequence[Any]) -> set[str]:

@@ -84,6 +84,7 @@ class Plaza:
         self._owns_database = database is None
         self.database = database or Database(config.database_url)
         self.database.check_schema()
+        self.database.check_writable()
         self.catalog = FlowCatalog(config, self.database.writer)  # raises FlowErrors on a broken flow
         self.engine = Engine(config, self.catalog)
         self.channels: Mapping[str, Channel] = {channel.name: channel for channel in channels}

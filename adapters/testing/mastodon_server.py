@@ -21,6 +21,7 @@ loopback port in this process with:
   :meth:`drop_streams` (open streams end now, as when a connection drops)
   and :meth:`hush_streams` (open streams stay open but send nothing, not even
   heartbeats, as a half-dead connection);
+- :meth:`late` for answers that come after a client's timeout;
 - :attr:`MastodonServer.requests`: every API request the server answered
   (when, method, path, status), so a test can see what a client really sent.
 """
@@ -103,6 +104,7 @@ class MastodonServer:
         )
         self._mock = MockServer(config=config)
         self.base_url = ""
+        self._late: list[list[Any]] = []  # [path, seconds, how many more] (see late())
         self.requests: list[tuple[float, str, str, int, str]] = []
         """``(time.monotonic(), method, path, status, bearer token)`` of every request answered, oldest first."""
         self._app: Any = None
@@ -123,7 +125,13 @@ class MastodonServer:
             headers = dict(scope.get("headers") or [])
             token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
 
+            late = next((rule for rule in self._late if rule[0] == scope["path"] and rule[2] > 0), None)
+            if late is not None:
+                late[2] -= 1
+
             async def send_recorded(message: Any) -> None:
+                if message["type"] == "http.response.start" and late is not None:
+                    await asyncio.sleep(late[1])  # the request was handled; only its answer is late
                 if message["type"] == "http.response.start":
                     self.requests.append((time.monotonic(), scope["method"], scope["path"], message["status"], token))
                 await send(message)
@@ -293,6 +301,18 @@ class MastodonServer:
             for at, m, p, status, used in list(self.requests)
             if m == method and p == path and token in (None, used)
         ]
+
+    @contextmanager
+    def late(self, *, path: str, seconds: float, count: int) -> Iterator[None]:
+        """The next ``count`` requests to ``path`` are handled at once but answered ``seconds`` later: a client
+        with a shorter timeout gives up although what it asked for was done (a status created)."""
+        rule = [path, seconds, count]
+        self._late.append(rule)
+        try:
+            yield
+        finally:
+            if rule in self._late:
+                self._late.remove(rule)
 
     @contextmanager
     def fault(self, *, path: str, status: int, count: int, headers: dict[str, str] | None = None) -> Iterator[str]:

@@ -13,7 +13,11 @@ answerCallbackQuery, editMessageText.
 Tests drive it from their own thread: ``push_*`` queue updates as a user
 would cause them (:meth:`push_texts` many at once, for ``plaza bench peer``),
 :meth:`sent_to` lists what the bot sent a chat (:meth:`sent_since` all of it, incrementally),
-:meth:`fail_next` injects an error (a 429 with ``retry_after``) and
+:meth:`fail_next` injects an error (a 429 with ``retry_after``, a 5xx),
+:meth:`stall_next` answers a call only after the client's timeout and
+:meth:`drop_next` closes the connection instead of answering (both after the
+call took effect: the message is delivered, the bot does not know),
+:attr:`FakeTelegram.latency` delays every send's answer the same way, and
 :meth:`block` makes a user block the bot (403). Run it with
 ``AppServer(fake.app)``.
 """
@@ -28,13 +32,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -91,13 +95,14 @@ class _Fault:
     retry_after: int | None
     times: int
     after: int = 0
+    kind: str = "error"  # error: answered with ``status``; stall: answered ``seconds`` late; drop: no answer
+    seconds: float = 0.0
 
 
 @dataclass
 class _Webhook:
     url: str
     secret: str | None
-    deliveries: list[tuple[int, int]] = field(default_factory=list)  # (update_id, status)
 
 
 class ApiError(Exception):
@@ -120,6 +125,8 @@ class FakeTelegram:
         self.redeliver_after = 0.2
         self.webhook_repeat = 1
         """How many times each update is POSTed to the webhook (Telegram redelivers when a 200 got lost)."""
+        self.latency = 0.0
+        """Seconds between a send taking effect (recorded in :meth:`sent`) and its answer, as over a real network."""
         self._lock = threading.Lock()
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0  # every update_id below this was confirmed
@@ -134,6 +141,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, float]] = []
         self.answered: list[str] = []
         self._webhook: _Webhook | None = None
+        self._deliveries: list[tuple[int, int]] = []  # (update_id, status) of every webhook POST, any URL
         self._delivery: asyncio.Task[None] | None = None
         self.app = Starlette(
             routes=[
@@ -289,6 +297,21 @@ class FakeTelegram:
         with self._lock:
             self._faults.setdefault(method, []).append(_Fault(status, description, retry_after, times, after))
 
+    def stall_next(self, method: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
+        """The next ``times`` calls of ``method`` take effect, then are answered only after ``seconds``."""
+        with self._lock:
+            self._faults.setdefault(method, []).append(_Fault(200, "", None, times, after, "stall", seconds))
+
+    def drop_next(self, method: str, *, times: int = 1, after: int = 0) -> None:
+        """The next ``times`` calls of ``method`` take effect, then the connection closes mid-answer."""
+        with self._lock:
+            self._faults.setdefault(method, []).append(_Fault(200, "", None, times, after, "drop"))
+
+    def clear_faults(self, method: str) -> None:
+        """Forget the faults still planned for ``method`` (the platform is well again)."""
+        with self._lock:
+            self._faults.pop(method, None)
+
     def rate_limit_next(self, method: str, retry_after: int, *, times: int = 1, after: int = 0) -> None:
         """A 429 with ``parameters.retry_after``, as Telegram's flood control answers."""
         description = f"Too Many Requests: retry after {retry_after}"
@@ -319,7 +342,7 @@ class FakeTelegram:
 
     def webhook_deliveries(self) -> list[tuple[int, int]]:
         with self._lock:
-            return list(self._webhook.deliveries) if self._webhook else []
+            return list(self._deliveries)
 
     def calls_of(self, method: str) -> list[float]:
         with self._lock:
@@ -338,12 +361,20 @@ class FakeTelegram:
             handler = self._handlers().get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found")
-            self._fault(method)
+            fault = self._fault(method)
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
         except ApiError as error:
             return _error(error.status, error.description, error.retry_after)
+        except ClientDisconnect:  # the bot went away mid-request (a test killed it): nothing to answer
+            return Response(status_code=499)
+        if method.lower() in ("sendmessage", "sendphoto") and self.latency:
+            await asyncio.sleep(self.latency)
+        if fault is not None and fault.kind == "stall":
+            await asyncio.sleep(fault.seconds)
+        if fault is not None and fault.kind == "drop":
+            return _CutShort()
         return JSONResponse({"ok": True, "result": result})
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
@@ -360,18 +391,21 @@ class FakeTelegram:
             "editmessagetext": self._edit_message_text,
         }
 
-    def _fault(self, method: str) -> None:
+    def _fault(self, method: str) -> _Fault | None:
+        """Raise the error planned for this call; return a stall or drop planned for its answer."""
         with self._lock:
             faults = self._faults.get(method)
             if not faults:
-                return
+                return None
             fault = faults[0]
             if fault.after > 0:
                 fault.after -= 1
-                return
+                return None
             fault.times -= 1
             if fault.times <= 0:
                 faults.pop(0)
+        if fault.kind != "error":
+            return fault
         raise ApiError(fault.status, fault.description, fault.retry_after)
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -578,7 +612,7 @@ class FakeTelegram:
                     except httpx.HTTPError:
                         status = 0
                     with self._lock:
-                        webhook.deliveries.append((update["update_id"], status))
+                        self._deliveries.append((update["update_id"], status))
                     ok = ok and 200 <= status < 300
                 if ok:
                     with self._lock:
@@ -594,6 +628,19 @@ def serve_fake_telegram(**options: Any) -> Iterator[FakeTelegram]:
     with AppServer(fake.app) as server:
         fake.base_url = server.base_url
         yield fake
+
+
+class _CutShort(Response):
+    """Headers promising a body, a few bytes of it, then the connection closes (a proxy or network cut)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200, media_type="application/json")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"ok": tr', "more_body": True})
+        # returning without the rest: the server closes the connection, the client reads a truncated answer
 
 
 def _error(status: int, description: str, retry_after: int | None = None) -> JSONResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import text
@@ -16,11 +17,11 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.web import WebChannel
 from bot.errors import PlazaError
-from bot.listener import one_line
+from bot.listener import DATABASE_TROUBLE, one_line
 from bot.metrics import CONTENT_TYPE, render
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
-from bot.web.errors import plaza_error_handler
+from bot.web.errors import database_trouble_handler, plaza_error_handler
 from bot.web.inbox import inbox_routes
 from bot.web.open311 import open311_routes
 from bot.web.privacy import privacy_routes
@@ -76,4 +77,6 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
         else:
             yield
 
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={PlazaError: plaza_error_handler})
+    handlers: dict[Any, Any] = {PlazaError: plaza_error_handler}
+    handlers.update(dict.fromkeys(DATABASE_TROUBLE, database_trouble_handler))
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

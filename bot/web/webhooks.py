@@ -7,23 +7,26 @@ request is verified and decoded (403/401 for a bad or missing secret, 400 for
 a payload that is not one, both with a reason and nothing stored); then the
 messages are stored in the inbox, and only then 200 is answered, so a
 platform that gets no 200 delivers again and the inbox's dedup makes the
-redelivery harmless. A database that cannot be reached answers 503 (the
-platform retries later); nothing was acknowledged.
+redelivery harmless. A database that cannot store the messages answers 503
+with the reason (``the database cannot be reached``, ``database is
+read-only``, ``disk full``), logged as one line with the driver's words; the
+platform retries later and nothing was acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.base import WebhookChannel, WebhookRequest
 from bot.errors import BadPayload, BadSignature
+from bot.listener import DATABASE_TROUBLE
 from bot.runtime import Plaza
 from bot.web.errors import error_response
+from models.db import storage_problem
 
 __all__ = ["MAX_WEBHOOK_BYTES", "webhook_routes"]
 
@@ -71,9 +74,10 @@ def webhook_routes(plaza: Plaza) -> list[Route]:
         try:
             if messages:
                 await plaza.dispatch(messages)
-        except OperationalError:
-            log.exception("webhook %s: the database cannot be reached; the platform will deliver again", name)
-            return error_response(503, "the database cannot be reached; deliver again later")
+        except DATABASE_TROUBLE as error:
+            problem = storage_problem(error)
+            log.error("webhook %s: %s; nothing stored, the platform will deliver again", name, problem)
+            return error_response(503, f"{problem.partition(':')[0]}; deliver again later")
         return JSONResponse({"accepted": len(messages)})
 
     return [Route("/webhooks/{channel}", webhook, methods=["GET", "POST"])]

@@ -159,3 +159,42 @@ async def test_unexpected_errors_back_off_then_give_up(database: Database, max_a
     assert row["status"] == "failed" and row["attempts"] == max_attempts
     assert "gave up after 3 attempts" in str(row["last_error"]) and "connection reset" in str(row["last_error"])
     assert channel.sent == []
+
+
+async def test_a_platform_in_trouble_is_retried_with_growing_waits_past_max_attempts(database: Database) -> None:
+    """5xx, timeouts, closed connections (RetryLater, not a rate limit): no reply is lost to a count of
+    attempts; the waits grow; only a row still refused a day after it was written is given up."""
+    channel = RecordingChannel()
+
+    def down(message: OutboundMessage) -> None:
+        raise RetryLater("rec", 5.0, "502 Bad Gateway")
+
+    channel.failures.extend([down] * 6)
+    put(database, "ana", "hola")
+    clock = Clock()
+    dispatcher = Dispatcher(database.writer, channel, clock=clock, max_attempts=3)
+    waits: list[float] = []
+    for _ in range(6):
+        before = datetime.now(UTC)
+        assert await dispatcher.dispatch_once() == 0
+        [row] = rows(database)
+        assert row["status"] == "pending"
+        waits.append((row["next_attempt_at"] - before).total_seconds())  # type: ignore[operator]
+        clock.now += 400
+        make_due(database)
+    assert waits[0] >= 4.9 and waits[-1] > 20, waits  # at least what the platform said, then backing off
+    assert await dispatcher.dispatch_once() == 1
+    [row] = rows(database)
+    assert (row["status"], row["attempts"]) == ("sent", 7)
+    assert [m.text for m in channel.sent] == ["hola"]
+
+    channel.failures.append(down)
+    put(database, "bea", "adiós")
+    with database.writer.begin() as connection:
+        connection.execute(
+            update(OUTBOX).where(OUTBOX.c.chat_id == "bea").values(created_at=datetime.now(UTC) - timedelta(days=1))
+        )
+    clock.now += 400
+    await dispatcher.dispatch_once()
+    late = rows(database)[-1]
+    assert late["status"] == "failed" and str(late["last_error"]).startswith("gave up after 1 attempts: ")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
 from adapters.base import Dispatch, Limits
 from adapters.web import WebChannel
@@ -23,8 +24,11 @@ from bot.metrics import REGISTRY
 from bot.outbox import Dispatcher, Reply, enqueue
 from bot.runtime import Plaza
 from bot.web.app import create_app
+from models import OutboxItem
 from models.db import Database
 from tests.support.server import AppServer, wait_for
+
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -124,6 +128,8 @@ async def test_429s_and_retries_are_counted_apart(sqlite: Database) -> None:
     dispatcher = Dispatcher(sqlite.writer, channel)
     for _ in range(3):
         await dispatcher.dispatch_once()
+        with sqlite.writer.begin() as connection:  # the 502's backoff is not what this test waits for
+            connection.execute(update(OUTBOX).values(next_attempt_at=datetime.now(UTC)))
     assert channel.calls == 3
     assert value("plaza_send_rate_limited_total") == limited + 1, "only the 429"
     assert value("plaza_send_retry_later_total") == retried + 2, "the 429 and the 502"

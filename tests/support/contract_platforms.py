@@ -58,6 +58,8 @@ class TelegramPlatform(Platform):
     def __init__(self, fake: FakeTelegram) -> None:
         self.fake = fake
         self._ids = itertools.count(501)
+        self.request_timeout = 5.0
+        """How long the adapter waits for an answer (a fault test shortens it)."""
 
     def channel(self, app_url: str) -> Channel:
         return TelegramChannel(
@@ -67,6 +69,7 @@ class TelegramPlatform(Platform):
             webhook_secret=TELEGRAM_SECRET,
             webhook_url=f"{app_url}/webhooks/telegram",
             retry_pause=0.2,
+            request_timeout=self.request_timeout,
         )
 
     def serve(self) -> tuple[str, str, dict[str, str]]:
@@ -171,10 +174,12 @@ class MastodonPlatform(Platform):
     def __init__(self, server: MastodonServer) -> None:
         self.server = server
         self._free = ["maria", "pepe", "ana"]
+        self.request_timeout = 15.0
+        """How long the adapter waits for an answer (a fault test shortens it)."""
 
     def channel(self, app_url: str) -> Channel:
         # Polling spends the account's request budget that sending shares: at 2 s the bot may still send 0.5/s.
-        return MastodonChannel(JUN_TOKEN, self.server.base_url, poll_interval=2.0)
+        return MastodonChannel(JUN_TOKEN, self.server.base_url, poll_interval=2.0, request_timeout=self.request_timeout)
 
     def serve(self) -> tuple[str, str, dict[str, str]]:
         env = {"MASTODON_ACCESS_TOKEN": JUN_TOKEN, "MASTODON_API_BASE_URL": self.server.base_url}
