@@ -285,7 +285,7 @@ REPORT_SCRIPT = "1\n1\nfarola rota\nomitir\nCalle Real 3\nsí\n/salir\n"
 
 
 def chat(town: Path, script: str) -> str:
-    result = run_plaza(town, "chat", "--user", "vecina", input=script, env=SPANISH, timeout=60)
+    result = run_plaza(town, "chat", "--user", "vecina", input=script, env=SPANISH)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     return result.stdout
@@ -327,9 +327,7 @@ def test_chat_after_a_finished_report_does_not_greet_again(town: Path) -> None:
 
 def test_chat_in_english(town: Path) -> None:
     assert run_plaza(town, "db", "upgrade").returncode == 0
-    result = run_plaza(
-        town, "chat", "--user", "visitor", input="1\n/quit\n", env={**SPANISH, "LANG": "en_GB.UTF-8"}, timeout=60
-    )
+    result = run_plaza(town, "chat", "--user", "visitor", input="1\n/quit\n", env={**SPANISH, "LANG": "en_GB.UTF-8"})
     assert result.returncode == 0
     assert "Hello, I am the assistant of Jun Town Hall" in result.stdout
     assert "What is the problem?" in result.stdout

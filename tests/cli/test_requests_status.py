@@ -25,7 +25,7 @@ def town(tmp_path: Path) -> Path:
 
 
 def chat(town: Path, script: str) -> str:
-    result = run_plaza(town, "chat", "--user", "vecina", input=script, env=SPANISH, timeout=60)
+    result = run_plaza(town, "chat", "--user", "vecina", input=script, env=SPANISH)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

@@ -50,7 +50,7 @@ def plaza_env(config_path: Path, extra: Mapping[str, str] | None = None) -> dict
 
 
 def run_plaza(
-    config_path: Path, *args: str, env: Mapping[str, str] | None = None, input: str | None = None, timeout: float = 60
+    config_path: Path, *args: str, env: Mapping[str, str] | None = None, input: str | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         plaza_command(*args),
