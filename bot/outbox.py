@@ -92,14 +92,18 @@ class Reply:
     options: tuple[Option, ...] = ()
     expects: str | None = None
     photo: Photo | None = None
+    notice: str | None = None  # what a notice of the bot's own is (``slow_down``), so it is told once
 
     def payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "text": self.text,
             "options": [{"key": o.key, "label": o.label} for o in self.options],
             "expects": self.expects,
             "photo": {"ref": self.photo.ref, "mime_type": self.photo.mime_type} if self.photo else None,
         }
+        if self.notice is not None:
+            payload["notice"] = self.notice
+        return payload
 
 
 def enqueue(
