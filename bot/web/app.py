@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,6 +20,7 @@ from bot.errors import PlazaError
 from bot.listener import one_line
 from bot.metrics import CONTENT_TYPE, render
 from bot.runtime import Plaza
+from bot.web.bodylimit import BodyLimit
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
 from bot.web.inbox import inbox_routes
@@ -76,4 +78,9 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
         else:
             yield
 
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={PlazaError: plaza_error_handler})
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={PlazaError: plaza_error_handler},
+        middleware=[Middleware(BodyLimit)],  # every body-carrying route has a size limit (bot.web.bodylimit)
+    )
