@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from adapters.base import Channel
 from bot.errors import RetryLater, Undeliverable
@@ -198,6 +198,7 @@ class Dispatcher:
         *,
         poll_interval: float = 1.0,
         batch: int = 200,
+        per_chat: int = 20,
         max_attempts: int = 8,
         on_sent: Callable[[OutboundMessage], None] | None = None,
         on_gone: Callable[[Connection, str, str], object] | None = None,
@@ -210,6 +211,7 @@ class Dispatcher:
         self._channel = channel
         self._poll_interval = poll_interval
         self._batch = batch
+        self._per_chat = per_chat
         self._max_attempts = max_attempts
         self._on_sent = on_sent
         self._on_gone = on_gone
@@ -340,20 +342,34 @@ class Dispatcher:
             self._wakeup.clear()
 
     def _pending(self) -> Sequence[Any]:
+        """The next rows to send: by priority and id, but at most ``per_chat`` of any one chat.
+
+        The cap keeps one chat's backlog (a flood of replies, paced at the
+        platform's per-chat rate) from filling the whole batch, which would
+        leave every other chat's reply unread until that backlog drained.
+        """
+        ranked = (
+            select(
+                OUTBOX.c.id,
+                OUTBOX.c.channel,
+                OUTBOX.c.chat_id,
+                OUTBOX.c.payload,
+                OUTBOX.c.attempts,
+                OUTBOX.c.next_attempt_at,
+                OUTBOX.c.priority,
+                OUTBOX.c.broadcast_id,
+                func.row_number()
+                .over(partition_by=OUTBOX.c.chat_id, order_by=(OUTBOX.c.priority, OUTBOX.c.id))
+                .label("rn"),
+            )
+            .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
+            .subquery("ranked")
+        )
         with self._engine.connect() as connection:
             return connection.execute(
-                select(
-                    OUTBOX.c.id,
-                    OUTBOX.c.channel,
-                    OUTBOX.c.chat_id,
-                    OUTBOX.c.payload,
-                    OUTBOX.c.attempts,
-                    OUTBOX.c.next_attempt_at,
-                    OUTBOX.c.priority,
-                    OUTBOX.c.broadcast_id,
-                )
-                .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
-                .order_by(OUTBOX.c.priority, OUTBOX.c.id)
+                select(*(column for column in ranked.c if column.name != "rn"))
+                .where(ranked.c.rn <= self._per_chat)
+                .order_by(ranked.c.priority, ranked.c.id)
                 .limit(self._batch)
             ).all()
 

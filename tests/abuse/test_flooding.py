@@ -9,10 +9,9 @@ sends first), never through timing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from bot.catalog import FlowCatalog
@@ -23,7 +22,6 @@ from bot.processor import Processor
 from bot.worker import Worker
 from models.db import Database
 from models.rawsql import from_db_json
-from tests.support.databases import PostgresSchema, postgres_url
 from tests.support.scale import message, rows
 
 FLOOD = 500
@@ -31,21 +29,6 @@ FLOOD = 500
 
 def limited(config: Config, per_window: int) -> Config:
     return dataclasses.replace(config, limits=LimitSettings(messages_per_window=per_window, window_seconds=60))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite")
-        return
-    postgres_url()
-    schema: PostgresSchema | None = request.getfixturevalue("_postgres")
-    assert schema is not None
-    found = schema.fresh()
-    try:
-        yield found
-    finally:
-        found.dispose()
 
 
 def runner(config: Config, database: Database) -> Callable[[], int]:
