@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from bot.config import LimitSettings
 from bot.engine import Engine as StepEngine
 from bot.listener import one_line
 from bot.metrics import STEP_SECONDS
@@ -54,6 +55,7 @@ class Processor:
         poll_interval: float = 1.0,
         max_attempts: int = 3,
         per_chat: int = 8,
+        limits: LimitSettings | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
@@ -63,7 +65,8 @@ class Processor:
         self._poll_interval = poll_interval
         self._max_attempts = max_attempts
         self._per_chat = per_chat
-        self._throttle = Throttle(engine.config.limits, engine.wording)
+        # the rate limit of config.yaml unless given one (bot.throttle.UNTHROTTLED for scripted residents)
+        self._throttle = Throttle(limits or engine.config.limits, engine.wording)
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -30,7 +30,7 @@ from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from models import Conversation, InboxItem, OutboxItem
 
-__all__ = ["SLOW_DOWN", "Throttle"]
+__all__ = ["SLOW_DOWN", "UNTHROTTLED", "Throttle", "processed_in_window"]
 
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -38,6 +38,9 @@ CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 
 SLOW_DOWN = "slow_down"
 """The message key (and the outbox payload's ``notice``) of the one notice a flooding resident gets."""
+
+UNTHROTTLED = LimitSettings(messages_per_window=1_000_000_000, window_seconds=1)
+"""No rate limit (fair order only): for runners that play a resident typing instantly (``plaza flows test``)."""
 
 _ROW_COLUMNS = ("id", "channel", "chat_id", "platform_message_id", "payload", "attempts")
 
