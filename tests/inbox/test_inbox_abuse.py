@@ -240,3 +240,24 @@ def test_the_live_queue_never_streams_another_departments_conversation(town: Tow
                 break
     assert "bache" in seen, "the stream carried the department's own handoff"
     assert "robado" not in seen, "and never the police's"
+
+
+def test_an_overlong_note_is_refused_with_the_reason_never_cut_short(town: Town) -> None:
+    town.official("marta", "servicios")
+    conversation = town.ask_for(town.resident("lucia"), "Servicios Municipales", "bache en la calle Real")
+    request_id = report(town, "pedro", "servicios", "JUN-2026-000001", "Farola apagada")
+    marta = town.login("marta")
+    before = audit_count(town)
+    note = act(marta, conversation, "note", text="n" * 4001)
+    assert note.status_code == 409 and "4001 characters" in note.text
+    page = marta.get(f"/inbox/requests/{request_id}")
+    status = marta.post(
+        f"/inbox/requests/{request_id}/status", data={"csrf": csrf_of(page), "status": "fixed", "note": "s" * 2001}
+    )
+    assert status.status_code == 400 and "2001 characters" in status.text
+    assert audit_count(town) == before, "nothing was stored"
+    with town.database.reader.connect() as connection:
+        assert connection.execute(select(REQUESTS.c.status).where(REQUESTS.c.id == request_id)).scalar_one() == (
+            "received"
+        )
+    assert act(marta, conversation, "note", text="n" * 4000).status_code == 303, "the limit itself is fine"
