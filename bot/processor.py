@@ -184,8 +184,7 @@ class Processor:
                         touched.add(row.channel)
                     else:
                         failed_chats.add(chat)
-            with connection.begin_nested():
-                self._throttle.tell_flooders(connection, {(row.channel, row.chat_id) for row in rows})
+            self._throttle.tell_flooders(connection, {(row.channel, row.chat_id) for row in rows})
         return touched
 
 

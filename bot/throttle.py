@@ -19,6 +19,7 @@ statement; :mod:`bot.processor` and :mod:`bot.worker` both take their rows here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ from bot.outbox import Reply, enqueue
 from models import Conversation, InboxItem, OutboxItem
 
 __all__ = ["SLOW_DOWN", "UNTHROTTLED", "Throttle", "processed_in_window"]
+
+log = logging.getLogger(__name__)
 
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -134,29 +137,39 @@ class Throttle:
         wording = self.wording()
         told = 0
         for channel, chat_id in self.over_limit(connection, chats):
-            oldest = connection.execute(
-                select(func.min(INBOX.c.received_at)).where(
-                    INBOX.c.channel == channel, INBOX.c.chat_id == chat_id, INBOX.c.status == "pending"
-                )
-            ).scalar_one()
-            since = (oldest or datetime.now(UTC)) - timedelta(seconds=self.limits.window_seconds)
-            if self._told_since(connection, channel, chat_id, since):
-                continue
-            conversation = connection.execute(
-                select(CONVERSATIONS.c.id, CONVERSATIONS.c.language).where(
-                    CONVERSATIONS.c.channel == channel, CONVERSATIONS.c.chat_id == chat_id
-                )
-            ).first()
-            language = conversation.language if conversation is not None else wording.config.default_language
-            enqueue(
-                connection,
-                channel=channel,
-                chat_id=chat_id,
-                conversation_id=conversation.id if conversation is not None else None,
-                replies=[Reply(text=wording.text(SLOW_DOWN, language), notice=SLOW_DOWN)],
-            )
-            told += 1
+            savepoint = connection.begin_nested()
+            try:
+                told += self._tell(connection, wording, channel, chat_id)
+                savepoint.commit()
+            except Exception:
+                # a notice must never hold up the steps it rides with: theirs commit, this one is skipped
+                savepoint.rollback()
+                log.exception("telling %s chat %s to slow down failed", channel, chat_id)
         return told
+
+    def _tell(self, connection: Connection, wording: Wording, channel: str, chat_id: str) -> int:
+        oldest = connection.execute(
+            select(func.min(INBOX.c.received_at)).where(
+                INBOX.c.channel == channel, INBOX.c.chat_id == chat_id, INBOX.c.status == "pending"
+            )
+        ).scalar_one()
+        since = (oldest or datetime.now(UTC)) - timedelta(seconds=self.limits.window_seconds)
+        if self._told_since(connection, channel, chat_id, since):
+            return 0
+        conversation = connection.execute(
+            select(CONVERSATIONS.c.id, CONVERSATIONS.c.language).where(
+                CONVERSATIONS.c.channel == channel, CONVERSATIONS.c.chat_id == chat_id
+            )
+        ).first()
+        language = conversation.language if conversation is not None else wording.config.default_language
+        enqueue(
+            connection,
+            channel=channel,
+            chat_id=chat_id,
+            conversation_id=conversation.id if conversation is not None else None,
+            replies=[Reply(text=wording.text(SLOW_DOWN, language), notice=SLOW_DOWN)],
+        )
+        return 1
 
     @staticmethod
     def _told_since(connection: Connection, channel: str, chat_id: str, since: datetime) -> bool:
