@@ -128,6 +128,10 @@ class Processor:
         alone is rolled back and recorded.
         """
         rows = self.pending(self._batch)
+        if len(rows) < self._batch:
+            # nothing more to take now: tell a chat over its limit whose messages came after its last batch
+            with self._db.begin() as connection:
+                self._throttle.tell_flooders(connection, None, self._channels)
         if not rows:
             return 0
         started = time.perf_counter()

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select,
 from bot.config import LimitSettings
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
-from models import Conversation, InboxItem, OutboxItem
+from models import Conversation, ConversationLease, InboxItem, OutboxItem
 
 __all__ = ["SLOW_DOWN", "UNTHROTTLED", "Throttle", "processed_in_window"]
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+LEASES = ConversationLease.__table__  # type: ignore[attr-defined]
 
 SLOW_DOWN = "slow_down"
 """The message key (and the outbox payload's ``notice``) of the one notice a flooding resident gets."""
@@ -106,14 +107,22 @@ class Throttle:
         )
         return connection.execute(statement, {"cutoff": self.cutoff()}).all()
 
-    def over_limit(self, connection: Connection, chats: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Those of ``chats`` that used their window's allowance and still have messages waiting."""
-        keys = sorted(set(chats))
-        if not keys:
-            return []
+    def over_limit(
+        self, connection: Connection, chats: Iterable[tuple[str, str]] | None, channels: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """Those of ``chats`` (None: every chat of ``channels``) that used their window's allowance and
+        still have messages waiting."""
+        where = [INBOX.c.status == "pending"]
+        if chats is None:
+            where.append(INBOX.c.channel.in_(list(channels)))
+        else:
+            keys = sorted(set(chats))
+            if not keys:
+                return []
+            where.append(tuple_(INBOX.c.channel, INBOX.c.chat_id).in_(keys))
         waiting = (
             select(INBOX.c.channel, INBOX.c.chat_id)
-            .where(INBOX.c.status == "pending", tuple_(INBOX.c.channel, INBOX.c.chat_id).in_(keys))
+            .where(*where)
             .group_by(INBOX.c.channel, INBOX.c.chat_id)
             .subquery("waiting")
         )
@@ -124,19 +133,24 @@ class Throttle:
         ).all()
         return [(row.channel, row.chat_id) for row in rows]
 
-    def tell_flooders(self, connection: Connection, chats: Iterable[tuple[str, str]]) -> int:
+    def tell_flooders(
+        self, connection: Connection, chats: Iterable[tuple[str, str]] | None, channels: Sequence[str] = ()
+    ) -> int:
         """Write the ``slow_down`` notice to each of ``chats`` over its limit and not yet told this burst.
 
-        A burst is told once: no notice goes out if one was written since the
-        chat's oldest waiting message arrived (less a window). Runs in the
-        caller's transaction (the batch that used the allowance). Returns how
-        many notices were written.
+        ``chats`` None: every chat of ``channels`` (a processor with nothing
+        left to take now calls it so, for a chat whose messages arrived after
+        it used its allowance). A burst is told once: no notice goes out if one
+        was written since the chat's oldest waiting message arrived (less a
+        window); on PostgreSQL the chat's lease row is locked first, so two
+        workers cannot both tell it. Runs in the caller's transaction. Returns
+        how many notices were written.
         """
         if self.wording is None:
             return 0
         wording = self.wording()
         told = 0
-        for channel, chat_id in self.over_limit(connection, chats):
+        for channel, chat_id in self.over_limit(connection, chats, channels):
             savepoint = connection.begin_nested()
             try:
                 told += self._tell(connection, wording, channel, chat_id)
@@ -148,6 +162,10 @@ class Throttle:
         return told
 
     def _tell(self, connection: Connection, wording: Wording, channel: str, chat_id: str) -> int:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                select(LEASES.c.fence).where(LEASES.c.channel == channel, LEASES.c.chat_id == chat_id).with_for_update()
+            ).first()
         oldest = connection.execute(
             select(func.min(INBOX.c.received_at)).where(
                 INBOX.c.channel == channel, INBOX.c.chat_id == chat_id, INBOX.c.status == "pending"

@@ -250,6 +250,10 @@ class Worker:
         """Claim chats, run their pending steps, commit under the fence; returns how many rows were handled."""
         claims = self.claim()
         if not claims:
+            # nothing to take now: tell a chat over its limit whose messages came after its last round
+            with self._db.begin() as connection:
+                self._limit(connection)
+                self._throttle.tell_flooders(connection, None, self._channels)
             return 0
         try:
             rows = self._pending(claims)

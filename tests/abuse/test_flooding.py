@@ -113,3 +113,16 @@ def test_a_backlog_never_delays_another_residents_message(config: Config, databa
     drain(runner(limited(config, 10_000), database, per_chat=FLOOD))  # the rest in big batches, to save time
     assert statuses(database, "flooder") == {"done": FLOOD}, "nothing of the flood is lost"
     assert notices(database, "flooder") == []
+
+
+def test_messages_after_the_allowance_is_used_are_told_once_too(config: Config, database: Database) -> None:
+    """The allowance is used up by messages that were all answered; the ones that come next wait, told once."""
+    run = runner(limited(config, 20), database)
+    accept(database.writer, [message("flooder", number, "hola") for number in range(20)])
+    drain(run)
+    assert statuses(database, "flooder") == {"done": 20} and notices(database, "flooder") == []
+    accept(database.writer, [message("flooder", number, "hola") for number in range(20, 25)])
+    drain(run)
+    drain(run)
+    assert statuses(database, "flooder") == {"done": 20, "pending": 5}
+    assert len(notices(database, "flooder")) == 1
