@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test lint typecheck check chat validate bench clean
+.PHONY: run test lint typecheck audit check chat validate bench clean
 
 $(BIN)/plaza: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ run: $(BIN)/plaza
 	$(BIN)/plaza serve --host $(HOST) --port $(PORT)
 
 ## test: create the environment and run lint, types and the whole test suite
-test: $(BIN)/plaza lint typecheck
+test: $(BIN)/plaza lint typecheck audit
 	$(BIN)/plaza flows validate
 	$(BIN)/plaza flows test
 	$(BIN)/python -m pytest
@@ -30,6 +30,10 @@ lint: $(BIN)/plaza
 
 typecheck: $(BIN)/plaza
 	$(BIN)/mypy
+
+## audit: known-vulnerable dependencies (pip-audit); says NOT AUDITED when no vulnerability data can be had
+audit: $(BIN)/plaza
+	$(BIN)/python .ci/audit.py
 
 ## chat: talk to the bot in this terminal
 chat: $(BIN)/plaza

@@ -27,7 +27,7 @@ from bot.cli_relay import run as run_relay
 from bot.cli_worker import add_worker_parser, run_worker
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowErrors, SchemaError, StorageError
-from bot.logs import LOG_FORMAT_ENV, configure_logging
+from bot.logs import LOG_FORMAT_ENV, configure_logging, uvicorn_log_config
 
 __all__ = ["main"]
 
@@ -162,7 +162,7 @@ def _serve(config: Config, host: str | None, port: int | None, workers: int | No
         port=bind_port,
         log_level="info",
         timeout_graceful_shutdown=5,
-        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+        log_config=None if json_logs else uvicorn_log_config(uvicorn.config.LOGGING_CONFIG),
     )
     return EXIT_OK
 

@@ -38,6 +38,7 @@ __all__ = [
     "Config",
     "Department",
     "HandoffSettings",
+    "LimitSettings",
     "Person",
     "PrivacySettings",
     "Procedure",
@@ -130,6 +131,20 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """config.yaml's ``limits:``: how fast one resident may write before the bot slows them down.
+
+    A chat (one channel and chat id) gets at most ``messages_per_window``
+    messages processed per ``window_seconds``; the rest wait, in order, for the
+    next window (nothing is dropped), the resident is told once to slow down,
+    and other residents' messages are served meanwhile.
+    """
+
+    messages_per_window: int = 20
+    window_seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     town_name: str
@@ -152,6 +167,7 @@ class Config:
     people: Mapping[str, Person] = field(default_factory=dict)
     handoff: HandoffSettings = field(default_factory=lambda: HandoffSettings())
     privacy: PrivacySettings = field(default_factory=lambda: PrivacySettings())
+    limits: LimitSettings = field(default_factory=lambda: LimitSettings())
     secret_key: str | None = field(default=None, repr=False)
 
     def language_for(self, hint: str | None) -> str:
@@ -368,6 +384,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             "channels",
             "handoff",
             "privacy",
+            "limits",
         ),
         "",
     )
@@ -545,6 +562,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         people=people,
         handoff=_read_handoff(reader, root, departments),
         privacy=_read_privacy(reader, root),
+        limits=_read_limits(reader, root),
         secret_key=environ.get("PLAZA_SECRET_KEY") or None,
     )
 
@@ -591,3 +609,24 @@ def _read_privacy(reader: _Reader, root: CommentedMap) -> PrivacySettings:
             "public_url",
         )
     return PrivacySettings(retention_days=days, public_url=public_url.rstrip("/") if public_url else None)
+
+
+def _read_limits(reader: _Reader, root: CommentedMap) -> LimitSettings:
+    node = reader.section(root, "limits", "limits", required=False)
+    keys = ("messages_per_window", "window_seconds")
+    reader.known_keys(node, keys, "limits")
+    ranges = {"messages_per_window": (1, 10000, 20), "window_seconds": (1, 86400, 60)}
+    values: dict[str, int] = {}
+    for key in keys:
+        low, high, default = ranges[key]
+        value = node.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise reader.fail(
+                node,
+                f"limits.{key}",
+                f"expected a whole number, found {value!r}",
+                f"write a whole number from {low} to {high}, e.g. `{key}: {default}`",
+                key,
+            )
+        values[key] = value
+    return LimitSettings(**values)

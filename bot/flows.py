@@ -99,6 +99,7 @@ REQUIRED_MESSAGES: tuple[str, ...] = (
     "language_ask",
     "language_changed",
     "unsupported_content",
+    "slow_down",
     "error_apology",
     "error_handed_over",
     "handoff_withdrawn",

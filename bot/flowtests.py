@@ -39,6 +39,7 @@ from bot.inbox import accept
 from bot.messages import InboundMessage, OutboundMessage, Photo
 from bot.outbox import outbound_of
 from bot.processor import Processor
+from bot.throttle import UNTHROTTLED
 from models import ChannelIdentity, OutboxItem, Resident
 from models.db import Database
 
@@ -121,7 +122,8 @@ class _Chat:
         self.chat_id = f"example-{uuid.uuid4().hex[:12]}"
         self.language = language
         self.engine = Engine(config, FlowCatalog(config, database.writer))
-        self.processor = Processor(database.writer, self.engine, (CHANNEL,))
+        # an example's resident types instantly: the flood limit (config.yaml `limits:`) is not what is tested
+        self.processor = Processor(database.writer, self.engine, (CHANNEL,), limits=UNTHROTTLED)
 
     def send(self, step: ExampleStep) -> list[OutboundMessage]:
         message = InboundMessage(

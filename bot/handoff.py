@@ -459,6 +459,8 @@ class Handoffs:
         body = text.strip()
         if not body:
             raise Invalid("the note is empty; write something to keep")
+        if len(body) > 4000:  # refused, never cut short without a word
+            raise Invalid(f"the note is {len(body)} characters long; keep it under 4000")
         self._target(connection, actor, conversation_id)
         now = now or datetime.now(UTC)
         _NOTE.run(
@@ -466,7 +468,7 @@ class Handoffs:
             {
                 "conversation_id": conversation_id,
                 "official_id": actor.official_id,
-                "text": body[:4000],
+                "text": body,
                 "created_at": db_time(connection, now),
             },
         )

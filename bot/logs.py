@@ -6,6 +6,7 @@ context a caller passed with ``extra=`` (``conversation_id``, ``channel``,
 ``chat_id``, ``inbox_id``, ``worker``...) and ``exception`` (the formatted
 traceback, inside the one line) when there is one. Anything else keeps the
 classic ``time level logger: message`` text. ``PLAZA_LOG_LEVEL`` sets the level.
+Either way, secrets are blanked out first (:class:`bot.redaction.RedactSecrets`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["LOG_FORMAT_ENV", "JsonFormatter", "configure_logging"]
+from bot.redaction import RedactSecrets
+
+__all__ = ["LOG_FORMAT_ENV", "JsonFormatter", "configure_logging", "uvicorn_log_config"]
 
 LOG_FORMAT_ENV = "PLAZA_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -60,6 +63,18 @@ def configure_logging(default_level: str, environ: Mapping[str, str] | None = No
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RedactSecrets(environ=env))
     logging.basicConfig(level=env.get("PLAZA_LOG_LEVEL", default_level), handlers=[handler], force=True)
     for chatty in ("transitions", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def uvicorn_log_config(base: Mapping[str, Any]) -> dict[str, Any]:
+    """uvicorn's own text logging config (``base``) with secrets blanked out of its handlers' records."""
+    config = {key: (dict(value) if isinstance(value, Mapping) else value) for key, value in base.items()}
+    config["filters"] = {**dict(base.get("filters") or {}), "redact_secrets": {"()": RedactSecrets}}
+    handlers = {}
+    for name, handler in dict(base.get("handlers") or {}).items():
+        handlers[name] = {**handler, "filters": [*handler.get("filters", []), "redact_secrets"]}
+    config["handlers"] = handlers
+    return config

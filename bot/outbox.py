@@ -64,7 +64,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from adapters.base import Channel
 from bot.errors import NotFound, PartlySent, RetryLater, Undeliverable
@@ -109,14 +109,18 @@ class Reply:
     options: tuple[Option, ...] = ()
     expects: str | None = None
     photo: Photo | None = None
+    notice: str | None = None  # what a notice of the bot's own is (``slow_down``), so it is told once
 
     def payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "text": self.text,
             "options": [{"key": o.key, "label": o.label} for o in self.options],
             "expects": self.expects,
             "photo": photo_payload(self.photo) if self.photo else None,
         }
+        if self.notice is not None:
+            payload["notice"] = self.notice
+        return payload
 
 
 def photo_payload(photo: Photo) -> dict[str, Any]:
@@ -225,6 +229,7 @@ class Dispatcher:
         *,
         poll_interval: float = 1.0,
         batch: int = 200,
+        per_chat: int = 20,
         max_attempts: int = 8,
         on_sent: Callable[[OutboundMessage], None] | None = None,
         on_gone: Callable[[Connection, str, str], object] | None = None,
@@ -240,6 +245,7 @@ class Dispatcher:
         self._channel = channel
         self._poll_interval = poll_interval
         self._batch = batch
+        self._per_chat = per_chat
         self._max_attempts = max_attempts
         self._give_up_after = give_up_after
         self._on_sent = on_sent
@@ -371,21 +377,35 @@ class Dispatcher:
             self._wakeup.clear()
 
     def _pending(self) -> Sequence[Any]:
+        """The next rows to send: by priority and id, but at most ``per_chat`` of any one chat.
+
+        The cap keeps one chat's backlog (a flood of replies, paced at the
+        platform's per-chat rate) from filling the whole batch, which would
+        leave every other chat's reply unread until that backlog drained.
+        """
+        ranked = (
+            select(
+                OUTBOX.c.id,
+                OUTBOX.c.channel,
+                OUTBOX.c.chat_id,
+                OUTBOX.c.payload,
+                OUTBOX.c.attempts,
+                OUTBOX.c.next_attempt_at,
+                OUTBOX.c.priority,
+                OUTBOX.c.broadcast_id,
+                OUTBOX.c.created_at,
+                func.row_number()
+                .over(partition_by=OUTBOX.c.chat_id, order_by=(OUTBOX.c.priority, OUTBOX.c.id))
+                .label("rn"),
+            )
+            .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
+            .subquery("ranked")
+        )
         with self._engine.connect() as connection:
             return connection.execute(
-                select(
-                    OUTBOX.c.id,
-                    OUTBOX.c.channel,
-                    OUTBOX.c.chat_id,
-                    OUTBOX.c.payload,
-                    OUTBOX.c.attempts,
-                    OUTBOX.c.next_attempt_at,
-                    OUTBOX.c.priority,
-                    OUTBOX.c.broadcast_id,
-                    OUTBOX.c.created_at,
-                )
-                .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == self._channel.name)
-                .order_by(OUTBOX.c.priority, OUTBOX.c.id)
+                select(*(column for column in ranked.c if column.name != "rn"))
+                .where(ranked.c.rn <= self._per_chat)
+                .order_by(ranked.c.priority, ranked.c.id)
                 .limit(self._batch)
             ).all()
 

@@ -2,8 +2,10 @@
 
 The processor is the embedded (one process) form of the lanes of DESIGN.md.
 SQLite has one writer at a time, so instead of parallel lanes fighting for the
-write lock, one thread takes pending rows in arrival (id) order, which keeps
-every conversation's messages in order, and runs the steps of up to ``batch``
+write lock, one thread takes pending rows through :class:`bot.throttle.Throttle`:
+each conversation's in arrival (id) order, conversations round-robin (a flood
+in one chat never delays another's message behind its backlog) and none over
+its chat's rate limit (the flooder is told once to slow down), and runs the steps of up to ``batch``
 rows, of any conversations, in one transaction (group commit). Each step
 runs inside a savepoint, so a failing step rolls back alone (state, side
 effects and replies together) while the others commit. Nothing is
@@ -25,19 +27,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from bot.config import LimitSettings
 from bot.engine import Engine as StepEngine
 from bot.metrics import STEP_SECONDS
-from models import InboxItem
+from bot.throttle import Throttle
 from models.db import storage_problem
 
 __all__ = ["Processor"]
 
 log = logging.getLogger(__name__)
-
-INBOX = InboxItem.__table__  # type: ignore[attr-defined]
 
 
 class Processor:
@@ -53,6 +54,8 @@ class Processor:
         batch: int = 64,
         poll_interval: float = 1.0,
         max_attempts: int = 3,
+        per_chat: int = 8,
+        limits: LimitSettings | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
@@ -61,6 +64,9 @@ class Processor:
         self._batch = batch
         self._poll_interval = poll_interval
         self._max_attempts = max_attempts
+        self._per_chat = per_chat
+        # the rate limit of config.yaml unless given one (bot.throttle.UNTHROTTLED for scripted residents)
+        self._throttle = Throttle(limits or engine.config.limits, engine.wording)
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,13 +118,9 @@ class Processor:
             self._wakeup.clear()
 
     def pending(self, limit: int) -> Sequence[Any]:
+        """Up to ``limit`` rows to process now: fair between chats, within each chat's rate limit."""
         with self._db.connect() as connection:
-            return connection.execute(
-                select(INBOX.c.id, INBOX.c.channel, INBOX.c.platform_message_id, INBOX.c.payload, INBOX.c.attempts)
-                .where(INBOX.c.status == "pending", INBOX.c.channel.in_(self._channels))
-                .order_by(INBOX.c.id)
-                .limit(limit)
-            ).all()
+            return self._throttle.pending(connection, self._channels, limit=limit, per_chat=self._per_chat)
 
     def run_once(self) -> int:
         """Process one batch of pending rows in one transaction; returns how many were handled.
@@ -129,6 +131,10 @@ class Processor:
         alone is rolled back and recorded.
         """
         rows = self.pending(self._batch)
+        if len(rows) < self._batch:
+            # nothing more to take now: tell a chat over its limit whose messages came after its last batch
+            with self._db.begin() as connection:
+                self._throttle.tell_flooders(connection, None, self._channels)
         if not rows:
             return 0
         started = time.perf_counter()
@@ -156,6 +162,7 @@ class Processor:
                 touched.add(row.channel)
                 if self._step_delay:
                     time.sleep(self._step_delay)
+            self._throttle.tell_flooders(connection, {(row.channel, row.chat_id) for row in rows})
         return touched
 
     def _run_careful(self, rows: Sequence[Any]) -> set[str]:
@@ -163,7 +170,7 @@ class Processor:
         failed_chats: set[tuple[str, str]] = set()
         with self._db.begin() as connection:
             for row in rows:
-                chat = (row.channel, str(row.payload.get("chat_id")))
+                chat = (row.channel, row.chat_id)
                 if chat in failed_chats:
                     continue  # keep this conversation's later messages behind the failed one
                 savepoint = connection.begin_nested()
@@ -186,6 +193,7 @@ class Processor:
                         touched.add(row.channel)
                     else:
                         failed_chats.add(chat)
+            self._throttle.tell_flooders(connection, {(row.channel, row.chat_id) for row in rows})
         return touched
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Config
 from bot.errors import ConfigError
+from bot.redaction import add_secret
 
 __all__ = ["KEY_FILE", "KeyedHash", "SecretKeys"]
 
@@ -95,7 +96,9 @@ class SecretKeys:
                 "not set",
                 f"set it to a long random string ({_MAKE_ONE}) and keep it with the database's backups",
             )
-        return _development_key(Path(parsed.database).resolve().parent / KEY_FILE)
+        key = _development_key(Path(parsed.database).resolve().parent / KEY_FILE)
+        add_secret(key.decode("ascii", "replace"))  # never in a log line
+        return key
 
 
 def _development_key(path: Path) -> bytes:

@@ -13,8 +13,11 @@ one PostgreSQL. A round of one worker:
    ``owner = me``, ``lease_until = clock_timestamp() + lease``, ``fence =
    fence + 1``. Times are the database's clock, never a machine's.
 3. **Steps** (one transaction for every claimed chat: group commit): the
-   claimed chats' pending rows in inbox id order (a prefix of each chat's
-   queue), each through :meth:`bot.engine.Engine.step`.
+   claimed chats' pending rows, a prefix of each chat's queue in inbox id
+   order, round-robin between chats and within each chat's rate limit
+   (:class:`bot.throttle.Throttle`; a chat over its limit is not claimed at
+   all, and is told once to slow down), each through
+   :meth:`bot.engine.Engine.step`.
 4. **Fence**: before commit, for each chat, ``UPDATE conversation_leases
    SET owner = NULL, lease_until = NULL WHERE channel = :c AND chat_id =
    :chat AND owner = :me AND fence = :fence``. One row: the lease is still
@@ -60,6 +63,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from bot.engine import Engine as StepEngine
 from bot.listener import DATABASE_TROUBLE, OUTBOX_CHANNEL, notify, one_line
 from bot.metrics import LEASES_CLAIMED, LEASES_LOST, STEP_SECONDS
+from bot.throttle import Throttle, processed_in_window
 from models import ConversationLease, InboxItem
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "LEASE_ENV", "Claim", "Worker", "worker_id"]
@@ -91,7 +95,11 @@ _ENSURE_LEASES = (
 _CANDIDATES = (
     select(LEASES.c.channel, LEASES.c.chat_id)
     .join(_PENDING, and_(_PENDING.c.channel == LEASES.c.channel, _PENDING.c.chat_id == LEASES.c.chat_id))
-    .where(or_(LEASES.c.lease_until.is_(None), LEASES.c.lease_until < func.clock_timestamp()))
+    .where(
+        or_(LEASES.c.lease_until.is_(None), LEASES.c.lease_until < func.clock_timestamp()),
+        # a chat that used its window's allowance waits for the next window (bot.throttle)
+        processed_in_window(LEASES.c.channel, LEASES.c.chat_id) < bindparam("allowance"),
+    )
     .order_by(_PENDING.c.first)
     .limit(bindparam("limit"))
     .with_for_update(of=LEASES, skip_locked=True)
@@ -106,14 +114,6 @@ _RELEASE = (
         LEASES.c.fence == bindparam("lease_fence"),
     )
     .values(owner=None, lease_until=None)
-)
-_ROW_COLUMNS = (
-    INBOX.c.id,
-    INBOX.c.channel,
-    INBOX.c.chat_id,
-    INBOX.c.platform_message_id,
-    INBOX.c.payload,
-    INBOX.c.attempts,
 )
 
 
@@ -157,6 +157,7 @@ class Worker:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         chats_per_round: int = 32,
         rows_per_round: int = 256,
+        rows_per_chat: int = 8,
         poll_interval: float = 2.0,
         max_attempts: int = 3,
         on_committed: Callable[[set[str]], None] | None = None,
@@ -171,6 +172,8 @@ class Worker:
         self.lease_seconds = lease_seconds
         self._chats = chats_per_round
         self._rows = rows_per_round
+        self._per_chat = rows_per_chat
+        self._throttle = Throttle(engine.config.limits, engine.wording)
         self._poll_interval = poll_interval
         self._max_attempts = max_attempts
         self._on_committed = on_committed
@@ -247,6 +250,10 @@ class Worker:
         """Claim chats, run their pending steps, commit under the fence; returns how many rows were handled."""
         claims = self.claim()
         if not claims:
+            # nothing to take now: tell a chat over its limit whose messages came after its last round
+            with self._db.begin() as connection:
+                self._limit(connection)
+                self._throttle.tell_flooders(connection, None, self._channels)
             return 0
         try:
             rows = self._pending(claims)
@@ -273,7 +280,15 @@ class Worker:
             self._limit(connection)
             keys = [
                 (row.channel, row.chat_id)
-                for row in connection.execute(_CANDIDATES, {"channels": channels, "limit": self._chats})
+                for row in connection.execute(
+                    _CANDIDATES,
+                    {
+                        "channels": channels,
+                        "limit": self._chats,
+                        "cutoff": self._throttle.cutoff(),
+                        "allowance": self._throttle.limits.messages_per_window,
+                    },
+                )
             ]
             if not keys:
                 return []
@@ -294,15 +309,13 @@ class Worker:
 
     def _pending(self, claims: Sequence[Claim]) -> Sequence[Any]:
         with self._db.connect() as connection:
-            return connection.execute(
-                select(*_ROW_COLUMNS)
-                .where(
-                    INBOX.c.status == "pending",
-                    tuple_(INBOX.c.channel, INBOX.c.chat_id).in_([claim.key for claim in claims]),
-                )
-                .order_by(INBOX.c.id)
-                .limit(self._rows)
-            ).all()
+            return self._throttle.pending(
+                connection,
+                self._channels,
+                limit=self._rows,
+                per_chat=self._per_chat,
+                chats=[claim.key for claim in claims],
+            )
 
     def _limit(self, connection: Connection) -> None:
         connection.execute(
@@ -355,6 +368,7 @@ class Worker:
                 if chat_rows:
                     touched.add(claim.channel)
             if not careful:
+                self._throttle.tell_flooders(connection, [key for key, chat_rows in by_chat.items() if chat_rows])
                 for claim in claims:
                     if not self._fence(connection, claim):
                         raise _Redo()
@@ -402,6 +416,8 @@ class Worker:
                 wrote = True
                 if not final:
                     break  # this chat's later rows stay behind the failed one
+        if wrote:
+            self._throttle.tell_flooders(connection, [claim.key])
         if not self._fence(connection, claim):
             chat.rollback()
             LEASES_LOST.inc()

@@ -25,6 +25,8 @@ class InboxItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "platform_message_id", name="uq_inbox_channel_message"),
         Index("ix_inbox_pending", "status", "channel", "id"),
+        # a chat's messages processed in the rate limit's window (bot.throttle)
+        Index("ix_inbox_chat_processed", "channel", "chat_id", "processed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

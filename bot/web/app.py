@@ -11,6 +11,7 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +21,7 @@ from bot.errors import PlazaError
 from bot.listener import DATABASE_TROUBLE, one_line
 from bot.metrics import CONTENT_TYPE, render
 from bot.runtime import Plaza
+from bot.web.bodylimit import BodyLimit
 from bot.web.chat import chat_routes
 from bot.web.errors import database_trouble_handler, plaza_error_handler
 from bot.web.inbox import inbox_routes
@@ -79,4 +81,9 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
 
     handlers: dict[Any, Any] = {PlazaError: plaza_error_handler}
     handlers.update(dict.fromkeys(DATABASE_TROUBLE, database_trouble_handler))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=handlers,
+        middleware=[Middleware(BodyLimit)],  # every body-carrying route has a size limit (bot.web.bodylimit)
+    )

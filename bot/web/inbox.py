@@ -285,9 +285,12 @@ class Inbox:
             await form.close()
         actor = self.auth.actor(session)
         status = str(form.get("status") or "")
-        note = str(form.get("note") or "").strip()[:2000]
+        note = str(form.get("note") or "").strip()
         duplicate_of = str(form.get("duplicate_of") or "").strip().upper()
-        where = str(form.get("where") or "").strip()[:500]
+        where = str(form.get("where") or "").strip()
+        for name, value, most in (("note", note, 2000), ("where to go instead", where, 500)):
+            if len(value) > most:  # refused with the reason, never cut short without a word
+                raise OfficialError(f"the {name} is {len(value)} characters long; keep it to {most}")
         if status not in STATUSES:
             raise OfficialError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
         if status == "duplicate" and not duplicate_of:

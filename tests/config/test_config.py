@@ -66,6 +66,12 @@ def test_environment_overrides_the_file() -> None:
             "channels.web.enabled",
             "write `enabled: true` or `enabled: false`",
         ),
+        (
+            "  messages_per_window: 20",
+            "  messages_per_window: many",
+            "limits.messages_per_window",
+            "write a whole number from 1 to 10000",
+        ),
     ],
 )
 def test_mistakes_name_file_line_key_and_fix(tmp_path: Path, old: str, new: str, key: str, words: str) -> None:

@@ -20,6 +20,7 @@ from bot.inbox import Upload, accept
 from bot.messages import InboundMessage, Location, OutboundMessage, Photo
 from bot.outbox import outbound_of
 from bot.processor import Processor
+from bot.throttle import UNTHROTTLED
 from models import OutboxItem
 from models.db import Database
 
@@ -40,7 +41,7 @@ class Bot:
         self.engine = Engine(self.config, self.catalog)
 
     def processor(self, channels: tuple[str, ...] = ("test",)) -> Processor:
-        return Processor(self.database.writer, self.engine, channels)
+        return Processor(self.database.writer, self.engine, channels, limits=UNTHROTTLED)  # residents type instantly
 
     def chat(self, chat_id: str = "alice", channel: str = "test", language: str | None = "es") -> Chat:
         return Chat(self, chat_id, channel, language)
