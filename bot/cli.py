@@ -170,10 +170,12 @@ def _serve(config: Config, host: str | None, port: int | None, workers: int | No
 async def _chat(config: Config, user: str, language: str | None) -> int:
     from adapters.console import ConsoleChannel
     from bot.runtime import Plaza
+    from bot.throttle import UNTHROTTLED
 
     console = ConsoleChannel(user, language=language, town=config.town_name)
     print(f"Plaza — {config.town_name}. Escriba /salir para terminar · type /quit to leave.", flush=True)
-    plaza = Plaza(config, [console], poll_interval=0.5)
+    # the terminal is the operator's own chat: a pasted script of answers is not a flood
+    plaza = Plaza(replace(config, limits=UNTHROTTLED), [console], poll_interval=0.5)
     # the bot greets (or says where we were) before anything typed is read
     await plaza.accept([console.message(None)])
     async with plaza:
