@@ -15,6 +15,10 @@ from bot.config import Config
 # name → (module, one-line help). A module has add_arguments(parser) and run(config, args, report) -> int.
 BENCHES: dict[str, tuple[str, str]] = {
     "engine": ("bot.bench.engine", "durable messages/s vs the raw-SQL floor (SQLite, and PostgreSQL when set)"),
+    "blackout": (
+        "bot.bench.blackout",
+        "5,000 messages in 120 s, a broadcast, takeovers and a killed worker: correctness and latency",
+    ),
 }
 
 
