@@ -116,6 +116,7 @@ def run_mode(
             )
             driven = drive(config, trace, platforms, store.database, lambda: serve.base_url, kill)
             phase("the trace")
+            say(f"  {mode}: done at (s into the run): {', '.join(f'{k} {v:.1f}' for k, v in driven.finished.items())}")
             expected = len(driven.delivered)
             deadline = time.monotonic() + drain
             while time.monotonic() < deadline:
@@ -179,10 +180,13 @@ def run(config: Config, args: argparse.Namespace, report: Report) -> int:
             "messages",
             "lost",
             "doubled",
+            "doubled deliveries",
             "re-sent at the kill",
+            "left sending at stop",
             "out of order",
             "bot after takeover",
             "unanswered",
+            "replies not the script's",
             "malformed refused",
             "takeovers",
         ],
@@ -192,10 +196,13 @@ def run(config: Config, args: argparse.Namespace, report: Report) -> int:
                 o.messages,
                 o.lost,
                 o.doubled,
+                o.doubled_deliveries,
                 o.resent_at_crash,
+                o.left_sending,
                 o.out_of_order,
                 o.after_takeover,
                 o.unanswered,
+                o.different_replies,
                 f"{o.malformed_refused}/{o.malformed_total}",
                 f"{o.takeovers} ({o.takeover_misses} missed)",
             ]

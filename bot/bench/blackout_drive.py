@@ -76,6 +76,8 @@ class Driven:
     broadcast_started: float = 0.0
     killed_at: float | None = None
     ended: float = 0.0
+    finished: dict[str, float] = field(default_factory=dict)
+    """Seconds into the run at which each group of actors was done."""
 
 
 class _Driver:
@@ -276,12 +278,20 @@ class _Driver:
         for message in self.trace.messages:
             by_resident.setdefault((message.channel, message.resident), []).append(message)
         self.driven.started, self.driven.started_wall = time.monotonic(), datetime.now(UTC)
-        tasks = [self.resident(messages) for messages in by_resident.values()]
-        tasks += [self.malformed(*bad) for bad in self.trace.malformed]
-        tasks += [self.official(actor, takeover) for takeover in self.trace.takeovers]
-        tasks += [self.broadcast(), self.chaos()]
-        try:
+        groups = {
+            "residents": [self.resident(messages) for messages in by_resident.values()],
+            "malformed": [self.malformed(*bad) for bad in self.trace.malformed],
+            "takeovers": [self.official(actor, takeover) for takeover in self.trace.takeovers],
+            "broadcast": [self.broadcast()],
+            "kill": [self.chaos()],
+        }
+
+        async def timed(name: str, tasks: list[Any]) -> None:
             await asyncio.gather(*tasks)
+            self.driven.finished[name] = time.monotonic() - self.driven.started
+
+        try:
+            await asyncio.gather(*(timed(name, tasks) for name, tasks in groups.items()))
         finally:
             await self.http.aclose()
         self.driven.ended = time.monotonic()

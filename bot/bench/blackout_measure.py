@@ -4,13 +4,16 @@
   is not in the inbox processed, or one never accepted within the platforms'
   redelivery time;
 - **doubled**: a message whose step wrote more replies than its line of the
-  script has (processed twice), plus messages a platform received more often
-  than the outbox sent them, except the one send in flight when its sender
-  was killed (Telegram and X take no idempotency key: counted apart as
-  ``resent_at_crash``);
-- **order violations**: a chat whose replies, in outbox order, are not the
-  script's replies in the script's order, or that a platform received in
-  another order than the outbox's;
+  script has (processed twice). Copies a platform received more often than
+  the outbox sent them are counted apart: ``resent_at_crash`` (the send in
+  flight when its sender was killed, sent again on recovery: Telegram and X
+  take no idempotency key) and ``doubled_deliveries`` (any other, e.g. a
+  send retried after a timeout although the platform had it);
+- **order violations**: a chat whose messages were processed out of arrival
+  order, whose replies were written out of their messages' order, or that a
+  platform received in another order than the outbox's; a chat whose replies
+  are not, text for text, those the script gets on the web chat is counted
+  apart (``different_replies``: a message misread, or steps run out of order);
 - **after takeover**: a bot message (not an official's, not a broadcast)
   sent to a taken-over chat after the takeover returned.
 """
@@ -99,10 +102,16 @@ class Outcome:
     messages: int = 0
     lost: int = 0
     doubled: int = 0
+    doubled_deliveries: int = 0
+    """Copies a platform received that no sent row claims, away from the kill (a send retried after a timeout)."""
     resent_at_crash: int = 0
+    left_sending: int = 0
+    """Rows still ``sending`` after every process stopped (SIGTERM): a send in flight was abandoned."""
     """Copies a platform received twice because their send was in flight when its process was killed."""
     out_of_order: int = 0
     after_takeover: int = 0
+    different_replies: int = 0
+    """Chats (not taken over) whose replies, in order, are not the ones the script gets on the web chat."""
     unanswered: int = 0
     """Valid messages (not in a taken-over chat) with no reply written."""
     undelivered_replies: dict[str, int] = field(default_factory=dict)
@@ -213,7 +222,17 @@ def measure(
         outcome.processing.append((_aware(first.created_at) - received[inbox_id]).total_seconds())
         if first.sent_at is not None:
             outcome.pacing.append((_aware(first.sent_at) - _aware(first.created_at)).total_seconds())
-    # order: each untouched chat's replies are the script's, in the script's order
+    # order: each chat's messages processed in arrival order (one commit may hold several: ties are fine)
+    processed_by_chat: dict[tuple[str, str], list[tuple[int, datetime]]] = {}
+    for row in inbox.values():
+        if row.processed_at is not None:
+            processed_by_chat.setdefault((row.channel, row.chat_id), []).append((row.id, _aware(row.processed_at)))
+    for chat, processed in processed_by_chat.items():
+        times = [at for _, at in sorted(processed)]
+        if times != sorted(times):
+            outcome.out_of_order += 1
+            outcome.note(f"{chat}: messages processed out of arrival order")
+    # and each untouched chat's replies are the script's, in the script's order
     lines_by_chat: dict[tuple[str, str], list[int]] = {}
     for inbox_id, line in sorted(inbox_line.items()):
         lines_by_chat.setdefault(chats_of_inbox[inbox_id], []).append(line)
@@ -225,11 +244,16 @@ def measure(
             continue
         if chat in taken:
             continue
-        expected_texts = [text for line in sorted(lines) for text in reference[line]]
-        if lines != sorted(lines) or [str(from_db_json(r.payload)["text"]) for r in rows] != expected_texts:
+        if lines != sorted(lines):
             outcome.out_of_order += 1
-            got = [str(from_db_json(r.payload)["text"])[:40] for r in rows]
-            outcome.note(f"{chat}: not the script's replies in order (lines {lines}): {got} vs {expected_texts}")
+            outcome.note(f"{chat}: the script's lines were stored out of order: {lines}")
+            continue
+        expected_texts = [text for line in lines for text in reference[line]]
+        if [str(from_db_json(r.payload)["text"]) for r in rows] != expected_texts:
+            outcome.different_replies += 1
+            shown = [(r.inbox_id, str(from_db_json(r.payload)["text"])[:30]) for r in rows]
+            wanted = [text[:30] for text in expected_texts]
+            outcome.note(f"{chat}: not the script's replies in order (lines {lines}): got {shown}, expected {wanted}")
     # after takeover: from the database (sent after the takeover) and from Telegram's own record
     sent_rows = {r.id: r for r in outbox if r.status == "sent"}
     bot_ids = {r.id for r in bot_rows}
@@ -243,6 +267,11 @@ def measure(
         if row.channel == "telegram" and row.status == "sent":
             for platform_id in from_db_json(row.platform_message_ids) or []:
                 message_row[str(platform_id)] = row.id
+    in_flight_rows: dict[tuple[str, str], int] = {}
+    for row in outbox:
+        if row.status == "sending":
+            in_flight_rows[(row.channel, row.chat_id)] = in_flight_rows.get((row.channel, row.chat_id), 0) + 1
+    outcome.left_sending = sum(in_flight_rows.values())
     delivered_telegram: dict[int, list[tuple[float, int | None]]] = {}
     for copy in platforms.telegram.sent():
         delivered_telegram.setdefault(copy.chat_id, []).append((copy.at, message_row.get(str(copy.message_id))))
@@ -250,13 +279,15 @@ def measure(
     platform_of_inbox = {row.id: key for key, row in inbox.items()}
     for chat_id, deliveries in delivered_telegram.items():
         chat = ("telegram", str(chat_id))
-        for when in (when for when, claimed in deliveries if claimed is None):
-            # a copy no sent row claims: its row was re-sent. In flight when the sender was killed it is the
+        unclaimed = [when for when, claimed in deliveries if claimed is None]
+        in_flight = in_flight_rows.get(chat, 0)  # accepted by the platform, not marked sent when Plaza stopped
+        for when in unclaimed[in_flight:] if len(unclaimed) > in_flight else ():
+            # a copy no sent row claims: its row was sent again. In flight when the sender was killed it is the
             # outbox's one documented double (Telegram takes no idempotency key); at any other time, a bug.
             if driven.killed_at is not None and abs(when - driven.killed_at) <= CRASH_WINDOW:
                 outcome.resent_at_crash += 1
             else:
-                outcome.doubled += 1
+                outcome.doubled_deliveries += 1
                 outcome.note(f"{chat}: a message no outbox row claims, {when - driven.started:.1f} s into the run")
         replies = [claimed for _, claimed in deliveries if claimed is not None and claimed in bot_ids]
         if replies != sorted(replies):
@@ -278,13 +309,13 @@ def measure(
             if key in first_try and inbox_id in inbox_line and by_inbox[inbox_id][0].id == claimed:
                 outcome.end_to_end.append(when - first_try[key])
     x_sent = sum(len(from_db_json(r.platform_message_ids) or []) for r in outbox if r.channel == "x" and not _public(r))
-    if len(platforms.x.sent) > x_sent:
+    if len(platforms.x.sent) > x_sent + sum(n for (c, _), n in in_flight_rows.items() if c == "x"):
         killed = None if driven.killed_at is None else (to_wall + timedelta(seconds=driven.killed_at)).timestamp()
         near = sum(1 for dm in platforms.x.sent if killed is not None and abs(dm.at - killed) <= CRASH_WINDOW)
-        extra = len(platforms.x.sent) - x_sent
+        extra = len(platforms.x.sent) - x_sent - sum(n for (c, _), n in in_flight_rows.items() if c == "x")
         outcome.resent_at_crash += min(extra, near)
         if extra > near:
-            outcome.doubled += extra - near
+            outcome.doubled_deliveries += extra - near
             outcome.note(f"X received {len(platforms.x.sent)} DMs, the outbox sent {x_sent}")
     # pacing left over, limits, malformed
     for row in outbox:

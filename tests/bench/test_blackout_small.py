@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 def _check(outcome: Outcome) -> None:
-    assert outcome.zeros() == dict.fromkeys(outcome.zeros(), 0), outcome.problems
+    problems = "\n".join(outcome.problems)
+    assert outcome.zeros() == dict.fromkeys(outcome.zeros(), 0), problems
     assert outcome.messages == 500
     assert outcome.takeovers == 5 and outcome.takeover_misses == 0
     assert outcome.malformed_total > 0 and outcome.malformed_refused == outcome.malformed_total
