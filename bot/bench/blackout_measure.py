@@ -227,8 +227,8 @@ def measure(
     for row in inbox.values():
         if row.processed_at is not None:
             processed_by_chat.setdefault((row.channel, row.chat_id), []).append((row.id, _aware(row.processed_at)))
-    for chat, processed in processed_by_chat.items():
-        times = [at for _, at in sorted(processed)]
+    for chat, done_at in processed_by_chat.items():
+        times = [at for _, at in sorted(done_at)]
         if times != sorted(times):
             outcome.out_of_order += 1
             outcome.note(f"{chat}: messages processed out of arrival order")
