@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,7 @@ from models.db import Database
 __all__ = ["Delivery", "Driven", "drive"]
 
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+WEBHOOK_CONNECTIONS = 40
 GIVE_UP = 120.0
 """Seconds a platform keeps redelivering one update before the bench calls it lost."""
 
@@ -93,7 +95,12 @@ class _Driver:
         self.config, self.trace, self.platforms, self.database = config, trace, platforms, database
         self.webhook_base, self.kill = webhook_base, kill
         self.driven = Driven()
-        self.http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=256))
+        # as Telegram does (setWebhook's max_connections is 40): a bounded number of deliveries at once; it also
+        # keeps httpcore's pool small, whose scheduling grows with the square of the requests waiting in it
+        self.http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=WEBHOOK_CONNECTIONS))
+        self.mastodon_http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=16))
+        self.webhooks = asyncio.Semaphore(WEBHOOK_CONNECTIONS)
+        self.mastodon_posts = asyncio.Semaphore(16)
         self.users = {r: platforms.telegram.user(telegram_id(r), f"Vecino{r}") for r in trace.residents("telegram")}
 
     # -- timing ----------------------------------------------------------------------------------------
@@ -123,9 +130,10 @@ class _Driver:
         first, tries = time.monotonic(), 0
         while time.monotonic() - first < GIVE_UP:
             tries += 1
-            sent = time.monotonic()
             try:
-                response = await self.http.post(self.webhook_base() + path, content=body, headers=headers)
+                async with self.webhooks:
+                    sent = time.monotonic()
+                    response = await self.http.post(self.webhook_base() + path, content=body, headers=headers)
                 status = response.status_code
             except httpx.HTTPError:
                 status = 0
@@ -143,11 +151,12 @@ class _Driver:
         while time.monotonic() - first < GIVE_UP:
             tries += 1
             try:
-                response = await self.http.post(
-                    self.platforms.mastodon.base_url + "/api/v1/statuses",
-                    data={"status": f"@jun {message.text}", "visibility": "direct"},
-                    headers=headers,
-                )
+                async with self.mastodon_posts:
+                    response = await self.mastodon_http.post(
+                        self.platforms.mastodon.base_url + "/api/v1/statuses",
+                        data={"status": f"@jun {message.text}", "visibility": "direct"},
+                        headers=headers,
+                    )
                 if response.status_code == 200:
                     return str(response.json()["id"]), self.platforms.mastodon_ids[name], first, tries
             except httpx.HTTPError:
@@ -197,7 +206,8 @@ class _Driver:
         first = time.monotonic()
         while time.monotonic() - first < GIVE_UP:  # until the server answers at all (it may be restarting)
             try:
-                response = await self.http.post(self.webhook_base() + path, content=body, headers=headers)
+                async with self.webhooks:
+                    response = await self.http.post(self.webhook_base() + path, content=body, headers=headers)
             except httpx.HTTPError:
                 await asyncio.sleep(0.5)
                 continue
@@ -290,10 +300,13 @@ class _Driver:
             await asyncio.gather(*tasks)
             self.driven.finished[name] = time.monotonic() - self.driven.started
 
+        # takeovers wait in threads for their conversation: enough threads that the kill never queues behind them
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(len(self.trace.takeovers) + 8))
         try:
             await asyncio.gather(*(timed(name, tasks) for name, tasks in groups.items()))
         finally:
             await self.http.aclose()
+            await self.mastodon_http.aclose()
         self.driven.ended = time.monotonic()
         return self.driven
 
