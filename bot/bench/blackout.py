@@ -57,11 +57,14 @@ def run_mode(
     postgres: str | None = None,
     log: bool = True,
     wait_replies: bool = True,
+    mastodon_limit: bool = True,
 ) -> Outcome:
     """One mode of the bench; returns its :class:`~bot.bench.blackout_measure.Outcome`.
 
     After the trace it waits (up to ``drain`` seconds) until every message is
     stored and processed and, with ``wait_replies``, every Telegram reply sent.
+    ``mastodon_limit``: mastodon-mock answers 429 past 300 requests per token in
+    5 minutes (a 429 pauses Plaza's reading of mentions until the window resets).
     """
     from bot.bench.blackout_drive import drive
     from bot.bench.blackout_measure import measure, reference_replies
@@ -83,7 +86,7 @@ def run_mode(
         clock = time.monotonic()
 
     with tempfile.TemporaryDirectory(prefix=f"plaza-blackout-{mode}-") as folder:
-        platforms = Platforms.start(trace, seed=seed)
+        platforms = Platforms.start(trace, seed=seed, mastodon_limit=mastodon_limit)
         store = Store(Path(folder), postgres if mode != "sqlite" else None)
         processes: list[PlazaCommand] = []
         sampler = Sampler(interval=1.0)

@@ -98,9 +98,10 @@ class _Driver:
         # as Telegram does (setWebhook's max_connections is 40): a bounded number of deliveries at once; it also
         # keeps httpcore's pool small, whose scheduling grows with the square of the requests waiting in it
         self.http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=WEBHOOK_CONNECTIONS))
-        self.mastodon_http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=16))
+        # mastodon-mock answers from a pool of 15 database connections, shared with what Plaza asks of it
+        self.mastodon_http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=4))
         self.webhooks = asyncio.Semaphore(WEBHOOK_CONNECTIONS)
-        self.mastodon_posts = asyncio.Semaphore(16)
+        self.mastodon_posts = asyncio.Semaphore(4)
         self.users = {r: platforms.telegram.user(telegram_id(r), f"Vecino{r}") for r in trace.residents("telegram")}
 
     # -- timing ----------------------------------------------------------------------------------------

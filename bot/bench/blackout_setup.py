@@ -67,7 +67,7 @@ class Platforms:
     mastodon_ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, trace: Trace, *, seed: int) -> Platforms:
+    def start(cls, trace: Trace, *, seed: int, mastodon_limit: bool = True) -> Platforms:
         telegram = FakeTelegram()
         telegram.latency, telegram.error_rate, telegram.flood = (0.03, 0.12), 0.01, Flood(overall=30, per_chat=2)
         telegram.random.seed(seed)
@@ -76,7 +76,7 @@ class Platforms:
         x.random.seed(seed + 1)
         names = [mastodon_name(r) for r in trace.residents("mastodon")]
         names += [mastodon_name(n, True) for n in range(trace.subscribers["mastodon"])]
-        mastodon = MastodonServer(dict.fromkeys(names), rate_limited=True)
+        mastodon = MastodonServer(dict.fromkeys(names), rate_limited=mastodon_limit)
         servers = [AppServer(telegram.app).start(), AppServer(x.app).start()]
         telegram.base_url = servers[0].base_url
         mastodon.start()
