@@ -44,12 +44,13 @@ validate: $(BIN)/plaza
 	$(BIN)/plaza flows validate
 	$(BIN)/plaza flows test
 
-## bench: every benchmark (engine, peer, broadcast, memory); reports in var/bench/
+## bench: every benchmark (engine, peer, broadcast, memory, blackout); reports in var/bench/
 bench: $(BIN)/plaza
 	$(BIN)/plaza bench engine
 	$(BIN)/plaza bench peer
 	$(BIN)/plaza bench broadcast
 	$(BIN)/plaza bench memory
+	$(BIN)/plaza bench blackout
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -33,13 +33,13 @@ import html
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Self
 
 import httpx
 from mastodon import Mastodon
-from mastodon_mock.config import MastodonMockConfig, SeedAccount, SeedConfig, StreamingConfig
+from mastodon_mock.config import MastodonMockConfig, RateLimitConfig, SeedAccount, SeedConfig, StreamingConfig
 from mastodon_mock.testing.server import MockServer
 
 DOMAIN = "jun.example"
@@ -91,16 +91,19 @@ def mastodon_html(text: str) -> str:
 class MastodonServer:
     """mastodon-mock on a loopback port, seeded for Jun (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, residents: Mapping[str, str | None] = RESIDENTS, *, rate_limited: bool = False) -> None:
+        """``residents``: username -> domain (None: local), each with the token ``<username>-token``;
+        ``rate_limited``: the mock answers 429 past 300 requests per token in 5 minutes, as Mastodon does."""
         accounts = [SeedAccount(username="jun", display_name="Ayuntamiento de Jun", bot=True, access_token=JUN_TOKEN)]
         accounts += [
             SeedAccount(username=name, domain=domain, display_name=name.title(), access_token=f"{name}-token")
-            for name, domain in RESIDENTS.items()
+            for name, domain in residents.items()
         ]
         config = MastodonMockConfig(
             domain=DOMAIN,
             seed=SeedConfig(accounts=accounts),
             streaming=StreamingConfig(heartbeat_seconds=0.2),
+            ratelimit=RateLimitConfig(enabled=rate_limited),
         )
         self._mock = MockServer(config=config)
         self.base_url = ""

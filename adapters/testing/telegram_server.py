@@ -20,6 +20,14 @@ call took effect: the message is delivered, the bot does not know),
 :attr:`FakeTelegram.latency` delays every send's answer the same way, and
 :meth:`block` makes a user block the bot (403). Run it with
 ``AppServer(fake.app)``.
+
+For load (``plaza bench``), three knobs make it behave like the real thing
+under pressure: :attr:`FakeTelegram.call_latency` (each call waits a random time
+in that range), :attr:`FakeTelegram.error_rate` (that share of sends answers
+502 Bad Gateway) and :attr:`FakeTelegram.flood` (Telegram's flood control:
+a send over the overall or per-chat limit answers 429 with ``retry_after``,
+and is counted in :attr:`FakeTelegram.flood_refused`).
+:meth:`text_update` builds an update to POST to a webhook yourself.
 """
 
 from __future__ import annotations
@@ -27,9 +35,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
@@ -88,6 +98,15 @@ class Sent:
         return [button for row in rows for button in row]
 
 
+@dataclass(frozen=True, slots=True)
+class Flood:
+    """Telegram's flood control: at most ``overall`` sends in any second, ``per_chat`` to one chat."""
+
+    overall: int = 30
+    per_chat: int = 2
+    retry_after: int = 1
+
+
 @dataclass
 class _Fault:
     status: int
@@ -127,6 +146,16 @@ class FakeTelegram:
         """How many times each update is POSTed to the webhook (Telegram redelivers when a 200 got lost)."""
         self.latency = 0.0
         """Seconds between a send taking effect (recorded in :meth:`sent`) and its answer, as over a real network."""
+        self.call_latency: tuple[float, float] = (0.0, 0.0)
+        """Seconds each Bot API call waits before it is handled, drawn uniformly from this range (load runs)."""
+        self.error_rate = 0.0
+        """The share of sends (sendMessage, sendPhoto) that answer 502 Bad Gateway, at random."""
+        self.flood: Flood | None = None
+        """Flood control: sends over these limits answer 429 (None: no limits)."""
+        self.flood_refused = 0
+        """How many sends flood control refused."""
+        self.random = random.Random(0)
+        self._recent: deque[tuple[float, int]] = deque()  # (time, chat) of sends accepted in the last second
         self._lock = threading.Lock()
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0  # every update_id below this was confirmed
@@ -187,6 +216,12 @@ class FakeTelegram:
             "from": user.as_json(),
             **content,
         }
+
+    def text_update(self, user: User, text: str) -> dict[str, Any]:
+        """A text message from ``user`` as an update with its own ``update_id``, not queued here (POST it)."""
+        message = self._message(user, text=text)
+        with self._lock:
+            return {"update_id": next(self._update_ids), "message": message}
 
     def push_text(self, user: User, text: str) -> int:
         return self.push({"message": self._message(user, text=text)})
@@ -361,7 +396,11 @@ class FakeTelegram:
             handler = self._handlers().get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found")
+            if self.call_latency[1] > 0:
+                await asyncio.sleep(self.random.uniform(*self.call_latency))
             fault = self._fault(method)
+            if method.lower() in ("sendmessage", "sendphoto"):
+                self._flood_control(params)
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -407,6 +446,24 @@ class FakeTelegram:
         if fault.kind != "error":
             return fault
         raise ApiError(fault.status, fault.description, fault.retry_after)
+
+    def _flood_control(self, params: dict[str, Any]) -> None:
+        """A random 502 (:attr:`error_rate`), or a 429 when this send would break :attr:`flood`."""
+        if self.error_rate and self.random.random() < self.error_rate:
+            raise ApiError(502, "Bad Gateway")
+        if self.flood is None:
+            return
+        chat = _int(params, "chat_id") or 0
+        now = time.monotonic()
+        with self._lock:
+            while self._recent and self._recent[0][0] <= now - 1.0:
+                self._recent.popleft()
+            to_chat = sum(1 for _, other in self._recent if other == chat)
+            if len(self._recent) >= self.flood.overall or to_chat >= self.flood.per_chat:
+                self.flood_refused += 1
+                retry = self.flood.retry_after
+                raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
+            self._recent.append((now, chat))
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self._webhook is not None:

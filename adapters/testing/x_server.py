@@ -17,6 +17,12 @@ its HMAC-SHA1 signature verified for the URL the request reached (401
 otherwise, as X answers). ``fail_next`` makes the next sends answer a given
 status, e.g. a 429 with X's ``x-rate-limit-*`` headers.
 
+For load (``plaza bench``): :attr:`FakeX.latency` (each request waits a
+random time in that range), :attr:`FakeX.error_rate` (that share of DM sends
+answers 503) and :attr:`FakeX.dm_limit` (X's DM limit: over ``count`` sends
+in ``window`` seconds answers a real 429 with the ``x-rate-limit-*`` headers
+of the window, counted in :attr:`FakeX.limit_refused`).
+
 :class:`WebhookSender` does what X does to a webhook: the CRC check, and POSTs
 of signed events, in the Account Activity shape (:func:`account_activity_dm`)
 or the X Activity shape (:func:`x_activity_dm`).
@@ -24,11 +30,13 @@ or the X Activity shape (:func:`x_activity_dm`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import itertools
 import json
+import random
 import secrets
 import threading
 import time
@@ -117,6 +125,15 @@ class FakeX:
         """Why requests were refused (401s), for test failure messages."""
         self.send_attempts: list[tuple[float, int]] = []
         """Every DM send request that reached the API: (``time.monotonic()``, the status answered)."""
+        self.latency: tuple[float, float] = (0.0, 0.0)
+        """Seconds each request waits before it is answered, drawn uniformly from this range."""
+        self.error_rate = 0.0
+        """The share of DM sends that answer 503, at random."""
+        self.dm_limit: tuple[int, float] | None = None
+        """``(count, window seconds)``: X's DM send limit for the bot's account (None: no limit)."""
+        self.limit_refused = 0
+        """How many DM sends the limit refused with a 429."""
+        self.random = random.Random(0)
         self.app = Starlette(
             routes=[
                 Route("/2/users/me", self._me, methods=["GET"]),
@@ -216,11 +233,15 @@ class FakeX:
         return JSONResponse({"data": {"id": BOT_ID, "name": "Ayuntamiento de Jun", "username": BOT_USERNAME}})
 
     async def _send(self, request: Request) -> Response:
+        if self.latency[1] > 0:
+            await asyncio.sleep(self.random.uniform(*self.latency))
         refused = self._authorize(request)
         if refused is not None:
             return refused
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
+            if failure is None:
+                failure = self._pressure()
             self.send_attempts.append((time.monotonic(), failure.status if failure is not None else 201))
         if failure is not None:
             return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
@@ -251,6 +272,22 @@ class FakeX:
             )
         conversation = conversation_id(participant, BOT_ID)
         return JSONResponse({"data": {"dm_conversation_id": conversation, "dm_event_id": event_id}}, 201)
+
+    def _pressure(self) -> Failure | None:
+        """A random 503 (:attr:`error_rate`) or a 429 over :attr:`dm_limit`; call with the lock held."""
+        if self.error_rate and self.random.random() < self.error_rate:
+            return Failure(503, {}, {"title": "Service Unavailable", "detail": "Service Unavailable", "status": 503})
+        if self.dm_limit is None:
+            return None
+        count, window = self.dm_limit
+        now = time.monotonic()
+        accepted = [at for at, status in self.send_attempts if status == 201 and at > now - window]
+        if len(accepted) < count:
+            return None
+        self.limit_refused += 1
+        reset = int(time.time() + window - (now - accepted[0])) + 1
+        headers = {"x-rate-limit-limit": str(count), "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)}
+        return Failure(429, headers, {"title": "Too Many Requests", "detail": "Too Many Requests", "status": 429})
 
     async def _tweet(self, request: Request) -> Response:
         refused = self._authorize(request)

@@ -21,6 +21,10 @@ BENCHES: dict[str, tuple[str, str]] = {
     ),
     "broadcast": ("bot.bench.broadcast", "seconds to expand 100,000 subscribers into the outbox (SQLite, PostgreSQL)"),
     "memory": ("bot.bench.memory", "RSS growth across 100,000 conversations through the engine"),
+    "blackout": (
+        "bot.bench.blackout",
+        "5,000 messages in 120 s, a broadcast, takeovers and a killed worker: correctness and latency",
+    ),
 }
 
 
