@@ -54,6 +54,7 @@ runs in the transaction that fails the row (the runtime unsubscribes the chat).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -256,6 +257,7 @@ class Dispatcher:
         self._lock_checked = 0.0
         self._failing = False
         self._active = False
+        self._draining = False  # stop() asked: finish the send in flight, claim no more
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pacer = Pacer(channel.limits, clock)
@@ -271,9 +273,16 @@ class Dispatcher:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"dispatch-{self._channel.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop sending. A send in flight is finished and marked first (for at most ``grace`` seconds):
+        cancelling it would leave its row ``sending``, to be sent again at the next start."""
         task, self._task = self._task, None
         if task is not None:
+            self._draining = True
+            self._wakeup.set()
+            if self._active:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(task), timeout=grace)
             task.cancel()
             try:
                 await task
@@ -313,6 +322,8 @@ class Dispatcher:
                 await self._send_while_held()
             finally:
                 self._active = False
+            if self._draining:
+                return
 
     async def _acquire(self) -> None:
         """Wait until this process holds the channel's sender lock (at once without a lock, or on SQLite)."""
@@ -351,7 +362,7 @@ class Dispatcher:
         self._failing = True
 
     async def _send_while_held(self) -> None:
-        while True:
+        while not self._draining:
             if not await self._still_held():
                 return
             try:
@@ -469,6 +480,8 @@ class Dispatcher:
                 break
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self._draining:
+                break  # stopping: what is not claimed yet stays pending for the next start
             if not await anyio.to_thread.run_sync(self._claim, row.id):
                 continue  # cancelled since it was read (an official's takeover, a cancelled broadcast)
             message = outbound_of(row)

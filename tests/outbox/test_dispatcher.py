@@ -7,6 +7,7 @@ decide what the next send does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -198,3 +199,29 @@ async def test_a_platform_in_trouble_is_retried_with_growing_waits_past_max_atte
     await dispatcher.dispatch_once()
     late = rows(database)[-1]
     assert late["status"] == "failed" and str(late["last_error"]).startswith("gave up after 1 attempts: ")
+
+
+class SlowChannel(RecordingChannel):
+    """A send that takes a while: ``started`` is set once the platform call is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> SentReceipt:
+        self.started.set()
+        await asyncio.sleep(0.3)
+        return await super().send(message)
+
+
+async def test_stopping_finishes_the_send_in_flight_and_claims_no_more(database: Database) -> None:
+    """A clean stop (SIGTERM) must not leave a row ``sending``: the next start would send it again."""
+    channel = SlowChannel()
+    put(database, "ana", "uno", "dos", "tres")
+    dispatcher = Dispatcher(database.writer, channel, poll_interval=0.05)
+    await dispatcher.start()
+    await asyncio.wait_for(channel.started.wait(), timeout=30)
+    await dispatcher.stop()
+    statuses = [r["status"] for r in rows(database)]
+    assert statuses == ["sent", "pending", "pending"], statuses
+    assert [m.text for m in channel.sent] == ["uno"]
