@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -57,7 +56,7 @@ from telegram import Bot, Update
 from telegram.error import Conflict, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse
+from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse, decode_json
 from adapters.telegram_mapping import (
     MAX_TEXT,
     NAME,
@@ -203,8 +202,8 @@ class TelegramChannel:
         if not hmac.compare_digest(sent.encode(), self._secret):
             raise BadSignature(NAME, "the X-Telegram-Bot-Api-Secret-Token header is wrong")
         try:
-            data = json.loads(request.body)
-        except (ValueError, RecursionError) as error:
+            data = decode_json(request.body)
+        except ValueError as error:
             raise BadPayload(NAME, f"the body is not JSON: {error}") from None
         update = self._decode(data)
         messages = self.messages_of(update)

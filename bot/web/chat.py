@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 from typing import Any
 
 import anyio.to_thread
@@ -25,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from adapters.base import decode_json
 from adapters.web import MAX_PHOTO_BYTES, STATIC_DIR, PhotoUpload, WebChannel, sniff_image, valid_session
 from bot.errors import BadPayload
 from bot.inbox import Upload
@@ -98,9 +98,9 @@ class ChatApi:
             if len(body) > MAX_JSON_BYTES:
                 return error_response(413, f"the message is larger than {MAX_JSON_BYTES // 1024} KB")
             try:
-                parsed = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                return error_response(400, "the body is not valid JSON")
+                parsed = decode_json(body)
+            except ValueError as error:
+                return error_response(400, f"the body is not valid JSON: {error}")
             if not isinstance(parsed, dict):
                 return error_response(400, 'the body must be a JSON object such as {"text": "hola"}')
             fields = parsed
