@@ -21,6 +21,7 @@ from bot.metrics import CONTENT_TYPE, render
 from bot.runtime import Plaza
 from bot.web.chat import chat_routes
 from bot.web.errors import plaza_error_handler
+from bot.web.ids import register_row_ids
 from bot.web.inbox import inbox_routes
 from bot.web.open311 import open311_routes
 from bot.web.privacy import privacy_routes
@@ -59,6 +60,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
             body = render(None)
         return Response(body, media_type=CONTENT_TYPE)
 
+    register_row_ids()
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     routes.extend(public_routes(plaza))
     chat, _api = chat_routes(plaza, web)

@@ -32,6 +32,7 @@ from bot.messages import OutboundMessage
 from bot.outbox import delivered
 from bot.runtime import Plaza
 from bot.web.errors import error_response
+from bot.web.ids import MAX_ROW_ID
 from models import MediaItem
 
 __all__ = ["ChatApi", "chat_routes"]
@@ -161,6 +162,8 @@ class ChatApi:
             wait = min(MAX_WAIT, max(0.0, float(request.query_params.get("wait", "0"))))
         except ValueError:
             return error_response(400, "`after` must be a message id and `wait` a number of seconds")
+        if abs(after) > MAX_ROW_ID:
+            return error_response(400, "`after` must be a message id (at most 18 digits)")
         engine = self.plaza.database.reader
         event = asyncio.Event()
         waiters = self._waiters.setdefault(session, set())
@@ -211,6 +214,6 @@ def chat_routes(plaza: Plaza, channel: WebChannel) -> tuple[list[Route | Mount],
         Mount("/chat/static", app=StaticFiles(directory=STATIC_DIR), name="chat-static"),
         Route("/chat/api/{session}/messages", api.post, methods=["POST"]),
         Route("/chat/api/{session}/messages", api.get, methods=["GET"]),
-        Route("/chat/api/{session}/media/{media_id:int}", api.media, methods=["GET"]),
+        Route("/chat/api/{session}/media/{media_id:id}", api.media, methods=["GET"]),
     ]
     return routes, api
