@@ -82,6 +82,16 @@ SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 
+def _typed(messages: list[InboundMessage]) -> list[InboundMessage]:
+    """``messages``, once their text fields are text (an update may carry ``"text": 5``); raises TypeError."""
+    for message in messages:
+        for field in ("text", "choice", "language", "sender_name", "reply_to"):
+            value = getattr(message, field)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{field} must be a string, not {type(value).__name__}")
+    return messages
+
+
 class TelegramChannel:
     """A Telegram bot as a Plaza channel (webhook or long polling; see the module docstring)."""
 
@@ -255,13 +265,15 @@ class TelegramChannel:
         try:
             raw = update.to_dict()
             if update.callback_query is not None:
-                return button_press(key, update.callback_query, raw)
+                return _typed(button_press(key, update.callback_query, raw))
             if update.message is not None:
-                return [inbound_message(key, update.message, raw)]
+                return _typed([inbound_message(key, update.message, raw)])
             if update.edited_message is not None:
-                return [edited_message(key, update.edited_message, raw)]
+                return _typed([edited_message(key, update.edited_message, raw)])
         except ValueError as error:  # e.g. a location off the Earth
             raise BadPayload(NAME, f"update {key}: {error}") from None
+        except (TypeError, AttributeError) as error:  # python-telegram-bot does not check the fields' types
+            raise BadPayload(NAME, f"update {key}: a field has the wrong type ({error})") from None
         return []
 
     # -- internals -------------------------------------------------------------------------------
