@@ -65,7 +65,7 @@ def decode_json(body: bytes) -> object:
     try:
         json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("a string holds a lone surrogate (an escape such as \\ud83d alone), which is not text") from None
+        raise ValueError("a string holds a lone surrogate (such as \\ud83d alone), which is not text") from None
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
     return document

@@ -12,6 +12,7 @@ message stored once, complete and readable, processed once, answered once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections import Counter
@@ -142,6 +143,17 @@ class InProcess:
     def call(self, function: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``function()`` on the app's event loop (for example a channel's ``stop``)."""
         return self._portal.call(function)
+
+    def quiesce(self, timeout: float = 30.0) -> None:
+        """Wait until the tasks the app started in the background (answers to Telegram...) are done."""
+
+        async def others_done() -> None:
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=timeout)
+
+        self._portal.call(others_done)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         return self._portal.call(lambda: self._client.request(method, url, **kwargs))
