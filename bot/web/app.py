@@ -24,6 +24,7 @@ from bot.web.errors import plaza_error_handler
 from bot.web.ids import register_row_ids
 from bot.web.inbox import inbox_routes
 from bot.web.open311 import open311_routes
+from bot.web.openapi import openapi_routes
 from bot.web.privacy import privacy_routes
 from bot.web.public import public_routes
 from bot.web.webhooks import webhook_routes
@@ -69,6 +70,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
     routes.extend(inbox_routes(plaza, live_interval=live_interval))
     routes.extend(open311_routes(plaza))
     routes.extend(privacy_routes(plaza))
+    routes.extend(openapi_routes())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
