@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -26,7 +27,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from adapters.web import WebChannel, valid_session
+from bot.answers import Accepted, Rejected, read_answer
 from bot.config import Config
+from bot.messages import InboundMessage
 from bot.runtime import Plaza
 from bot.web.app import create_app
 from models.db import Database
@@ -180,3 +183,58 @@ def test_generated_chat_api_requests_on_postgres(config: Config, database: Datab
     figures = run_chat_api(config, database, examples(60, share=0.1))
     print(f"web chat API (PostgreSQL): {figures}")
     assert figures["stored"] > 0
+
+
+answers = st.one_of(
+    st.integers().map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2).map(lambda d: str(d).replace(".", ",")),
+    st.from_regex(r"[0-9]{1,2}[/.-][0-9]{1,2}([/.-][0-9]{2,4})?", fullmatch=True),
+    st.integers(0, 99).map(lambda n: f"unos {n} bultos"),
+    st.sampled_from(["🙂", "3️⃣", "<b>3</b>", "<script>alert(1)</script>", "\x00", "\x1b[2J5", "１２", "٣", "1e309", ""]),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+).filter(lambda text: not text.strip().isalpha())  # a bare word may be a global word (menú, ayuda...)
+
+
+def test_generated_answers_to_a_number_question_through_the_api(config: Config, sqlite: Database) -> None:
+    """Any answer to "how many items?" gets a reply: the next question, or the same one again with the hint."""
+    web = WebChannel()
+    plaza = Plaza(config, [web], database=sqlite, reminder_interval=None, reload_interval=None)
+    app = create_app(plaza, web, manage_lifespan=False)
+    flows = plaza.catalog.snapshot.flows
+    step = flows.flows["procedure_bulky_waste"].states["count"]
+    sessions = itertools.count(1)
+    with in_process(app) as client:
+
+        def say(session: str, after: int, **fields: Any) -> tuple[list[str], int]:
+            response = client.post(f"/chat/api/{session}/messages", json={**fields, "language": "es"})
+            assert response.status_code == 202, response.text
+            drain(plaza)
+            while client.call(plaza.dispatchers["web"].dispatch_once):  # "send": the page may read them
+                pass
+            replies = client.get(f"/chat/api/{session}/messages", params={"after": after}).json()
+            assert replies, f"no reply to {fields}"
+            return [reply["text"] for reply in replies], replies[-1]["id"]
+
+        @_settings(examples(15, share=0.01))
+        @given(text=answers)
+        def answer(text: str) -> None:
+            session = f"answers-{next(sessions):012d}"
+            _, after = say(session, 0, start=True)
+            _, after = say(session, after, choice="procedures")
+            _, after = say(session, after, choice="bulky_waste")
+            asked, after = say(session, after, text="un sofá y un colchón")
+            assert any("¿Cuántos bultos" in line for line in asked), asked
+            message = InboundMessage("web", "x", session, session, datetime.now(UTC), text=text)
+            verdict = read_answer(step, [], message, "es", date.today())
+            replies, _ = say(session, after, text=text)
+            joined = "\n".join(replies)
+            assert "Traceback" not in joined and "internal error" not in joined.lower(), joined
+            if isinstance(verdict, Rejected) and text.strip():
+                hint = flows.messages[verdict.hint]["es"].split("{")[0]
+                helped = "Puede escribir en cualquier momento" in joined  # "?" is the global word for help
+                assert (hint in joined or helped) and "¿Cuántos bultos" in joined, (text, replies)
+            elif isinstance(verdict, Accepted):
+                assert "¿Cuántos bultos" not in joined, (text, replies)
+
+        answer()
