@@ -163,7 +163,7 @@ class ChatApi:
         except ValueError:
             return error_response(400, "`after` must be a message id and `wait` a number of seconds")
         if abs(after) > MAX_ROW_ID:
-            return error_response(400, "`after` must be a message id (at most 18 digits)")
+            return error_response(400, f"`after` must be a message id (at most {MAX_ROW_ID})")
         engine = self.plaza.database.reader
         event = asyncio.Event()
         waiters = self._waiters.setdefault(session, set())

@@ -144,16 +144,19 @@ class InProcess:
         """Run ``function()`` on the app's event loop (for example a channel's ``stop``)."""
         return self._portal.call(function)
 
-    def quiesce(self, timeout: float = 30.0) -> None:
-        """Wait until the tasks the app started in the background (answers to Telegram...) are done."""
+    def quiesce(self, qualname: str, timeout: float = 30.0) -> None:
+        """Wait until the app's background tasks running ``qualname`` (a coroutine's ``__qualname__``) are done."""
 
-        async def others_done() -> None:
-            current = asyncio.current_task()
-            pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+        async def done() -> None:
+            pending = [
+                task
+                for task in asyncio.all_tasks()
+                if not task.done() and getattr(task.get_coro(), "__qualname__", "") == qualname
+            ]
             if pending:
                 await asyncio.wait(pending, timeout=timeout)
 
-        self._portal.call(others_done)
+        self._portal.call(done)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         return self._portal.call(lambda: self._client.request(method, url, **kwargs))

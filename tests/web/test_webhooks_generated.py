@@ -163,7 +163,7 @@ def run_telegram(config: Config, database: Database, fake: FakeTelegram, count: 
                 accepted.add(str(document["update_id"]))
 
         deliver()
-        client.quiesce()
+        client.quiesce("TelegramChannel._answer")  # answerCallbackQuery for the presses
         client.call(channel.stop)  # the button presses' answerCallbackQuery connections
     processed = drain(plaza)
     verdict = inbox_verdict(database, "telegram", accepted)
