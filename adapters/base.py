@@ -23,6 +23,7 @@ or :class:`~bot.errors.BadPayload`), and answers handshakes with ``challenge``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -40,9 +41,38 @@ __all__ = [
     "WebhookChannel",
     "WebhookRequest",
     "WebhookResponse",
+    "decode_json",
     "numbered_options",
     "split_text",
 ]
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_json(body: bytes) -> object:
+    """The JSON document in ``body``, strictly: what a database and every later step can hold.
+
+    Raises :class:`ValueError` with a reason for bytes that are not UTF-8, text
+    that is not JSON, ``NaN``/``Infinity`` (Python's extension, refused by
+    PostgreSQL), nesting deeper than the parser's recursion limit, and strings
+    holding a lone surrogate such as ``"\\ud83d"`` (valid JSON syntax, but not
+    Unicode: it cannot be stored or sent back).
+    """
+    try:
+        document = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate (such as \\ud83d alone), which is not text") from None
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    return document
+
 
 Dispatch = Callable[[Sequence[InboundMessage]], Awaitable[None]]
 """Stores messages durably; returns once they are committed to the inbox."""

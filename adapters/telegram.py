@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -62,7 +61,7 @@ from telegram import Bot, InputFile, Update
 from telegram.error import Conflict, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.base import Dispatch, Limits, LoadMedia, WebhookRequest, WebhookResponse
+from adapters.base import Dispatch, Limits, LoadMedia, WebhookRequest, WebhookResponse, decode_json
 from adapters.telegram_mapping import (
     MAX_TEXT,
     NAME,
@@ -86,6 +85,16 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name, 
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's ``secret_token``."""
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+
+
+def _typed(messages: list[InboundMessage]) -> list[InboundMessage]:
+    """``messages``, once their text fields are text (an update may carry ``"text": 5``); raises TypeError."""
+    for message in messages:
+        for field in ("text", "choice", "language", "sender_name", "reply_to"):
+            value = getattr(message, field)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{field} must be a string, not {type(value).__name__}")
+    return messages
 
 
 class TelegramChannel:
@@ -233,8 +242,8 @@ class TelegramChannel:
         if not hmac.compare_digest(sent.encode(), self._secret):
             raise BadSignature(NAME, "the X-Telegram-Bot-Api-Secret-Token header is wrong")
         try:
-            data = json.loads(request.body)
-        except (ValueError, RecursionError) as error:
+            data = decode_json(request.body)
+        except ValueError as error:
             raise BadPayload(NAME, f"the body is not JSON: {error}") from None
         update = self._decode(data)
         messages = self.messages_of(update)
@@ -286,13 +295,15 @@ class TelegramChannel:
         try:
             raw = update.to_dict()
             if update.callback_query is not None:
-                return button_press(key, update.callback_query, raw)
+                return _typed(button_press(key, update.callback_query, raw))
             if update.message is not None:
-                return [inbound_message(key, update.message, raw)]
+                return _typed([inbound_message(key, update.message, raw)])
             if update.edited_message is not None:
-                return [edited_message(key, update.edited_message, raw)]
+                return _typed([edited_message(key, update.edited_message, raw)])
         except ValueError as error:  # e.g. a location off the Earth
             raise BadPayload(NAME, f"update {key}: {error}") from None
+        except (TypeError, AttributeError) as error:  # python-telegram-bot does not check the fields' types
+            raise BadPayload(NAME, f"update {key}: a field has the wrong type ({error})") from None
         return []
 
     # -- internals -------------------------------------------------------------------------------

@@ -115,6 +115,8 @@ def button_press(key: str, query: CallbackQuery, raw: Mapping[str, Any]) -> list
         "raw": raw,
     }
     data = query.data
+    if data is not None and not isinstance(data, str):
+        raise TypeError(f"callback_query.data must be a string, not {type(data).__name__}")
     if not data:
         return [InboundMessage(**fields, unsupported="game")]
     if data.startswith("#") and data[1:].isdigit():

@@ -68,7 +68,15 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from adapters.base import Dispatch, Limits, WebhookRequest, WebhookResponse, numbered_options, split_text
+from adapters.base import (
+    Dispatch,
+    Limits,
+    WebhookRequest,
+    WebhookResponse,
+    decode_json,
+    numbered_options,
+    split_text,
+)
 from bot.errors import BadPayload, BadSignature, ChannelError, ConfigError, RetryLater, Undeliverable
 from bot.messages import InboundMessage, OutboundMessage, Photo, SentReceipt
 
@@ -342,8 +350,8 @@ class XChannel:
         if not hmac.compare_digest(signature.encode(), expected.encode()):
             raise BadSignature(NAME, f"the {SIGNATURE_HEADER} header does not match the body")
         try:
-            payload = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError) as error:
+            payload = decode_json(request.body)
+        except ValueError as error:
             raise BadPayload(NAME, f"the body is not JSON: {error}") from None
         if not isinstance(payload, dict):
             raise BadPayload(NAME, "the body must be a JSON object")

@@ -41,7 +41,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.conditions import RESIDENT, RESIDENT_VALUES, Check, Rule, plain
 from bot.errors import FlowError, FlowErrors
-from bot.yamlfile import YamlProblem, key_line, node_line, read_yaml_text
+from bot.yamlfile import YamlProblem, decode_utf8, key_line, node_line, read_yaml_text
 from bot.yamlfile import show_value as _show
 
 __all__ = [
@@ -1186,7 +1186,7 @@ def load_messages(path: Path, languages: Sequence[str]) -> Mapping[str, Text]:
     shown = str(path)
     reader = _Reader(shown, tuple(languages))
     try:
-        root = read_yaml_text(path.read_bytes().decode("utf-8"))
+        root = read_yaml_text(decode_utf8(path.read_bytes()))
     except OSError as error:
         raise FlowErrors(
             [
@@ -1198,8 +1198,6 @@ def load_messages(path: Path, languages: Sequence[str]) -> Mapping[str, Text]:
                 )
             ]
         ) from None
-    except UnicodeDecodeError:
-        raise FlowErrors([FlowError(shown, None, "the file is not UTF-8 text", "save it as UTF-8")]) from None
     except YamlProblem as problem:
         raise FlowErrors([FlowError(shown, problem.line, problem.problem, problem.hint)]) from None
     node = root.get("messages") if isinstance(root, CommentedMap) else None
@@ -1267,9 +1265,9 @@ def load_flows(directory: Path, context: FlowContext, main: str = "main_menu") -
     texts: list[tuple[Path, str, bool, object]] = []
     for file, part in [*((f, False) for f in files), *((f, True) for f in parts)]:
         try:
-            text = file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            errors.append(FlowError(str(file), None, "the file is not UTF-8 text", "save it as UTF-8"))
+            text = decode_utf8(file.read_bytes())
+        except YamlProblem as problem:
+            errors.append(FlowError(str(file), problem.line, problem.problem, problem.hint))
             continue
         except OSError as error:
             errors.append(FlowError(str(file), None, f"cannot read the file ({error.strerror})"))

@@ -15,8 +15,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
-__all__ = ["YamlProblem", "key_line", "node_line", "read_yaml", "read_yaml_text", "show_value"]
+__all__ = ["YamlProblem", "decode_utf8", "key_line", "node_line", "read_yaml", "read_yaml_text", "show_value"]
 
 
 class YamlProblem(Exception):
@@ -55,17 +56,36 @@ def read_yaml_text(text: str) -> Any:
         else:
             return_hint = "check the indentation and quoting on this line or the one before it"
         raise YamlProblem(line, f"YAML syntax error: {problem}", return_hint) from None
+    except ReaderError as error:  # a character YAML forbids (control characters): not a MarkedYAMLError
+        line = text[: error.position].count("\n") + 1 if isinstance(error.position, int) else None
+        character = f"U+{error.character:04X}" if isinstance(error.character, int) else repr(error.character)
+        raise YamlProblem(
+            line,
+            f"the character {character} is not allowed in YAML ({error.reason})",
+            "delete it; an editor that shows invisible characters helps",
+        ) from None
     except YAMLError as error:
         raise YamlProblem(None, f"YAML syntax error: {error}", "check the file's syntax") from None
 
 
+def decode_utf8(data: bytes) -> str:
+    """``data`` as text; a byte that is not UTF-8 raises :class:`YamlProblem` naming its line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise YamlProblem(
+            line,
+            f"not UTF-8 text: byte {data[error.start]:#04x} at column {column} ({error.reason})",
+            "save the file as UTF-8 (and retype the character there)",
+        ) from None
+
+
 def read_yaml(path: Path) -> Any:
     """Read and parse one YAML file (UTF-8)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise YamlProblem(None, f"not UTF-8 text ({error.reason})", "save the file as UTF-8") from None
-    return read_yaml_text(text)
+    return read_yaml_text(decode_utf8(path.read_bytes()))
 
 
 def node_line(node: object) -> int | None:

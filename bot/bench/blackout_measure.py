@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import hmac
 import statistics
 import tempfile
 import time
@@ -323,7 +324,9 @@ def measure(
             outcome.undelivered_replies[row.channel] = outcome.undelivered_replies.get(row.channel, 0) + 1
     bot_token = platforms.environment()["MASTODON_ACCESS_TOKEN"]
     mastodon_429 = sum(
-        1 for _, _, _, status, used in platforms.mastodon.requests if status == 429 and used == bot_token
+        1
+        for _, _, _, status, used in platforms.mastodon.requests
+        if status == 429 and hmac.compare_digest(str(used), bot_token)
     )
     outcome.limit_violations = {
         "telegram": platforms.telegram.flood_refused,

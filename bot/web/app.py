@@ -24,8 +24,10 @@ from bot.runtime import Plaza
 from bot.web.bodylimit import BodyLimit
 from bot.web.chat import chat_routes
 from bot.web.errors import database_trouble_handler, plaza_error_handler
+from bot.web.ids import register_row_ids
 from bot.web.inbox import inbox_routes
 from bot.web.open311 import open311_routes
+from bot.web.openapi import openapi_routes
 from bot.web.privacy import privacy_routes
 from bot.web.public import public_routes
 from bot.web.webhooks import webhook_routes
@@ -62,6 +64,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
             body = render(None)
         return Response(body, media_type=CONTENT_TYPE)
 
+    register_row_ids()
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     routes.extend(public_routes(plaza))
     chat, _api = chat_routes(plaza, web)
@@ -70,6 +73,7 @@ def create_app(plaza: Plaza, web: WebChannel, *, manage_lifespan: bool = True, l
     routes.extend(inbox_routes(plaza, live_interval=live_interval))
     routes.extend(open311_routes(plaza))
     routes.extend(privacy_routes(plaza))
+    routes.extend(openapi_routes())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ keep their own, smaller limits (the chat's JSON at 64 KB, a form's fields).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,12 +31,17 @@ PHOTO_LIMIT = MAX_PHOTO_BYTES + 64 * 1024
 PHOTO_ROUTES: Sequence[str] = ("/chat/api/", "/open311/")
 """Path prefixes whose POSTs may carry a photo."""
 
+_PHOTO_PATHS = re.compile(r"/inbox/requests/[0-9]+/status")
+"""Whole paths whose POSTs may carry a photo: an official's status change with its photo."""
+
 _READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def limit_for(path: str) -> int:
     """The largest body ``path`` takes, in bytes."""
-    return PHOTO_LIMIT if path.startswith(tuple(PHOTO_ROUTES)) else DEFAULT_LIMIT
+    if path.startswith(tuple(PHOTO_ROUTES)) or _PHOTO_PATHS.fullmatch(path):
+        return PHOTO_LIMIT
+    return DEFAULT_LIMIT
 
 
 def _describe(limit: int) -> str:

@@ -175,7 +175,7 @@ def broadcast_routes(inbox: Inbox) -> list[BaseRoute]:
     return [
         Route("/inbox/broadcasts", guard(pages.list_page), methods=["GET"]),
         Route("/inbox/broadcasts", guard(pages.create), methods=["POST"]),
-        Route("/inbox/broadcasts/{broadcast_id:int}", guard(pages.detail), methods=["GET"]),
-        Route("/inbox/broadcasts/{broadcast_id:int}/send", guard(pages.send), methods=["POST"]),
-        Route("/inbox/broadcasts/{broadcast_id:int}/cancel", guard(pages.cancel), methods=["POST"]),
+        Route("/inbox/broadcasts/{broadcast_id:id}", guard(pages.detail), methods=["GET"]),
+        Route("/inbox/broadcasts/{broadcast_id:id}/send", guard(pages.send), methods=["POST"]),
+        Route("/inbox/broadcasts/{broadcast_id:id}/cancel", guard(pages.cancel), methods=["POST"]),
     ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 from typing import Any
 
 import anyio.to_thread
@@ -25,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from adapters.base import decode_json
 from adapters.web import MAX_PHOTO_BYTES, STATIC_DIR, PhotoUpload, WebChannel, sniff_image, valid_session
 from bot.errors import BadPayload
 from bot.inbox import Upload
@@ -32,6 +32,7 @@ from bot.messages import OutboundMessage
 from bot.outbox import delivered
 from bot.runtime import Plaza
 from bot.web.errors import error_response
+from bot.web.ids import MAX_ROW_ID
 from models import MediaItem
 
 __all__ = ["ChatApi", "chat_routes"]
@@ -98,9 +99,9 @@ class ChatApi:
             if len(body) > MAX_JSON_BYTES:
                 return error_response(413, f"the message is larger than {MAX_JSON_BYTES // 1024} KB")
             try:
-                parsed = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                return error_response(400, "the body is not valid JSON")
+                parsed = decode_json(body)
+            except ValueError as error:
+                return error_response(400, f"the body is not valid JSON: {error}")
             if not isinstance(parsed, dict):
                 return error_response(400, 'the body must be a JSON object such as {"text": "hola"}')
             fields = parsed
@@ -161,6 +162,8 @@ class ChatApi:
             wait = min(MAX_WAIT, max(0.0, float(request.query_params.get("wait", "0"))))
         except ValueError:
             return error_response(400, "`after` must be a message id and `wait` a number of seconds")
+        if abs(after) > MAX_ROW_ID:
+            return error_response(400, f"`after` must be a message id (at most {MAX_ROW_ID})")
         engine = self.plaza.database.reader
         event = asyncio.Event()
         waiters = self._waiters.setdefault(session, set())
@@ -211,6 +214,6 @@ def chat_routes(plaza: Plaza, channel: WebChannel) -> tuple[list[Route | Mount],
         Mount("/chat/static", app=StaticFiles(directory=STATIC_DIR), name="chat-static"),
         Route("/chat/api/{session}/messages", api.post, methods=["POST"]),
         Route("/chat/api/{session}/messages", api.get, methods=["GET"]),
-        Route("/chat/api/{session}/media/{media_id:int}", api.media, methods=["GET"]),
+        Route("/chat/api/{session}/media/{media_id:id}", api.media, methods=["GET"]),
     ]
     return routes, api

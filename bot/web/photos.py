@@ -137,14 +137,14 @@ def photo_routes(inbox: Inbox) -> list[BaseRoute]:
     guard = inbox.guarded
     return [
         Route(
-            "/inbox/conversations/{conversation_id:int}/photos/{inbox_id:int}/{number:int}",
+            "/inbox/conversations/{conversation_id:id}/photos/{inbox_id:id}/{number:int}",
             guard(photos.message_photo),
             methods=["GET"],
         ),
         Route(
-            "/inbox/conversations/{conversation_id:int}/sent/{outbox_id:int}/photo",
+            "/inbox/conversations/{conversation_id:id}/sent/{outbox_id:id}/photo",
             guard(photos.sent_photo),
             methods=["GET"],
         ),
-        Route("/inbox/requests/{request_id:int}/photo", guard(photos.request_photo), methods=["GET"]),
+        Route("/inbox/requests/{request_id:id}/photo", guard(photos.request_photo), methods=["GET"]),
     ]

@@ -114,7 +114,7 @@ def test_every_state_changing_inbox_route_needs_the_sessions_csrf_token(town: To
         state = connection.execute(select(CONVERSATIONS.c.mode, CONVERSATIONS.c.version)).all()
 
     routes = [path for path in inbox_routes(town, "POST") if path != "/inbox/login"]  # the login has its own token
-    assert {"/inbox/logout", "/inbox/broadcasts", "/inbox/requests/{request_id:int}/status"} <= set(routes), routes
+    assert {"/inbox/logout", "/inbox/broadcasts", "/inbox/requests/{request_id:id}/status"} <= set(routes), routes
     tried = 0
     for path in routes:
         for url in fill(path, ids):
