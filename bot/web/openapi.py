@@ -1,4 +1,4 @@
-"""``GET /openapi.json``: the OpenAPI 3 description of Plaza's public HTTP endpoints (``docs/openapi.json``).
+"""``GET /openapi.json``: the OpenAPI 3 description of Plaza's public HTTP endpoints (``bot/web/openapi.json``, packaged).
 
 The file is written by hand and checked against the running app by
 ``tests/web/test_openapi.py`` (schemathesis): every documented status and
@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 __all__ = ["OPENAPI_FILE", "openapi_routes"]
 
-OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
 
 
 def openapi_routes() -> list[Route]:

@@ -1,4 +1,4 @@
-"""The OpenAPI description (``/openapi.json``, docs/openapi.json) against the real app, with schemathesis.
+"""The OpenAPI description (``/openapi.json``, bot/web/openapi.json) against the real app, with schemathesis.
 
 Schemathesis reads the description the app serves and sends generated
 requests to every documented operation, in process (ASGI), on SQLite with
