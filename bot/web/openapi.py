@@ -1,4 +1,4 @@
-"""``GET /openapi.json``: the OpenAPI 3 description of Plaza's public HTTP endpoints (``bot/web/openapi.json``, packaged).
+"""``GET /openapi.json``: the OpenAPI 3 description of Plaza's public HTTP endpoints (``openapi.json`` beside this).
 
 The file is written by hand and checked against the running app by
 ``tests/web/test_openapi.py`` (schemathesis): every documented status and
