@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, func, select
 
+from bot.bench.databases import add_database_argument
 from bot.bench.report import Report
 from bot.config import Config
 
@@ -28,13 +29,7 @@ TARGET_SECONDS = 10.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subscribers", type=int, default=100_000, help="subscribers of the topic (default 100,000)")
-    parser.add_argument(
-        "--database",
-        action="append",
-        default=None,
-        help="database URL to measure (repeatable; default: a temporary SQLite file, "
-        "plus $PLAZA_TEST_DATABASE_URL when set)",
-    )
+    add_database_argument(parser)
 
 
 def run(config: Config, args: argparse.Namespace, report: Report) -> int:

@@ -11,6 +11,7 @@ bench never touches a town's tables).
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import uuid
@@ -73,6 +74,17 @@ class Target:
                 with admin.begin() as connection:
                     connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
                 admin.dispose()
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    """``--database URL`` (repeatable): what :func:`targets` measures instead of its default."""
+    parser.add_argument(
+        "--database",
+        action="append",
+        default=None,
+        help="database URL to measure (repeatable; default: a temporary SQLite file, "
+        "plus $PLAZA_TEST_DATABASE_URL when set)",
+    )
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from bot.bench.databases import add_database_argument
 from bot.bench.report import Report
 from bot.config import Config
 from bot.inbox import accept
@@ -249,13 +250,7 @@ def _measure(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database",
-        action="append",
-        default=None,
-        help="database URL to measure (repeatable; default: a temporary SQLite file, "
-        "plus $PLAZA_TEST_DATABASE_URL when set)",
-    )
+    add_database_argument(parser)
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=64)
