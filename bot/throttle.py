@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select, tuple_
 
 from bot.config import LimitSettings
+from bot.handoff import MODE_OFFICIAL
 from bot.notices import Wording
 from bot.outbox import Reply, enqueue
 from models import Conversation, ConversationLease, InboxItem, OutboxItem
@@ -47,6 +48,20 @@ UNTHROTTLED = LimitSettings(messages_per_window=1_000_000_000, window_seconds=1)
 """No rate limit (fair order only): for runners that play a resident typing instantly (``plaza flows test``)."""
 
 _ROW_COLUMNS = ("id", "channel", "chat_id", "platform_message_id", "payload", "attempts")
+
+
+def with_an_official(channel: ColumnElement[Any], chat_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the chat's conversation is with an official: its messages only go to them (saved and
+    relayed, no bot step), so they are not held back, and the bot never tells that chat anything."""
+    return (
+        select(CONVERSATIONS.c.id)
+        .where(
+            CONVERSATIONS.c.channel == channel,
+            CONVERSATIONS.c.chat_id == chat_id,
+            CONVERSATIONS.c.mode == MODE_OFFICIAL,
+        )
+        .exists()
+    )
 
 
 def processed_in_window(channel: ColumnElement[Any], chat_id: ColumnElement[Any]) -> ColumnElement[int]:
@@ -101,7 +116,13 @@ class Throttle:
         used = processed_in_window(ranked.c.channel, ranked.c.chat_id)
         statement = (
             select(*(ranked.c[name] for name in _ROW_COLUMNS))
-            .where(ranked.c.rn <= per_chat, ranked.c.rn <= self.limits.messages_per_window - used)
+            .where(
+                ranked.c.rn <= per_chat,
+                or_(
+                    ranked.c.rn <= self.limits.messages_per_window - used,
+                    with_an_official(ranked.c.channel, ranked.c.chat_id),
+                ),
+            )
             .order_by(ranked.c.rn, ranked.c.id)
             .limit(limit)
         )
@@ -128,7 +149,9 @@ class Throttle:
         )
         used = processed_in_window(waiting.c.channel, waiting.c.chat_id)
         rows = connection.execute(
-            select(waiting.c.channel, waiting.c.chat_id).where(used >= self.limits.messages_per_window),
+            select(waiting.c.channel, waiting.c.chat_id).where(
+                used >= self.limits.messages_per_window, ~with_an_official(waiting.c.channel, waiting.c.chat_id)
+            ),
             {"cutoff": self.cutoff()},
         ).all()
         return [(row.channel, row.chat_id) for row in rows]
@@ -174,11 +197,15 @@ class Throttle:
         since = (oldest or datetime.now(UTC)) - timedelta(seconds=self.limits.window_seconds)
         if self._told_since(connection, channel, chat_id, since):
             return 0
+        # locked: a takeover (which moves the conversation's version) either comes first and is seen
+        # here, or waits for this notice and cancels it with the bot's other pending replies
         conversation = connection.execute(
-            select(CONVERSATIONS.c.id, CONVERSATIONS.c.language).where(
-                CONVERSATIONS.c.channel == channel, CONVERSATIONS.c.chat_id == chat_id
-            )
+            select(CONVERSATIONS.c.id, CONVERSATIONS.c.language, CONVERSATIONS.c.mode)
+            .where(CONVERSATIONS.c.channel == channel, CONVERSATIONS.c.chat_id == chat_id)
+            .with_for_update()
         ).first()
+        if conversation is not None and conversation.mode == MODE_OFFICIAL:
+            return 0  # an official has the conversation: the bot says nothing, not even this
         language = conversation.language if conversation is not None else wording.config.default_language
         enqueue(
             connection,

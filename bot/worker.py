@@ -63,7 +63,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from bot.engine import Engine as StepEngine
 from bot.listener import DATABASE_TROUBLE, OUTBOX_CHANNEL, notify, one_line
 from bot.metrics import LEASES_CLAIMED, LEASES_LOST, STEP_SECONDS
-from bot.throttle import Throttle, processed_in_window
+from bot.throttle import Throttle, processed_in_window, with_an_official
 from models import ConversationLease, InboxItem
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "LEASE_ENV", "Claim", "Worker", "worker_id"]
@@ -97,8 +97,12 @@ _CANDIDATES = (
     .join(_PENDING, and_(_PENDING.c.channel == LEASES.c.channel, _PENDING.c.chat_id == LEASES.c.chat_id))
     .where(
         or_(LEASES.c.lease_until.is_(None), LEASES.c.lease_until < func.clock_timestamp()),
-        # a chat that used its window's allowance waits for the next window (bot.throttle)
-        processed_in_window(LEASES.c.channel, LEASES.c.chat_id) < bindparam("allowance"),
+        # a chat that used its window's allowance waits for the next window, unless an official has it
+        # (bot.throttle)
+        or_(
+            processed_in_window(LEASES.c.channel, LEASES.c.chat_id) < bindparam("allowance"),
+            with_an_official(LEASES.c.channel, LEASES.c.chat_id),
+        ),
     )
     .order_by(_PENDING.c.first)
     .limit(bindparam("limit"))

@@ -126,3 +126,21 @@ def test_messages_after_the_allowance_is_used_are_told_once_too(config: Config, 
     drain(run)
     assert statuses(database, "flooder") == {"done": 20, "pending": 5}
     assert len(notices(database, "flooder")) == 1
+
+
+def test_a_resident_with_an_official_is_neither_held_back_nor_told_by_the_bot(
+    config: Config, database: Database
+) -> None:
+    """With an official the bot is silent (not even "slow down"), and the messages go to the official at once."""
+    run = runner(limited(config, 20), database)
+    accept(database.writer, [message("flooder", 0, "hola")])
+    drain(run)
+    with database.writer.begin() as connection:
+        connection.execute(text("UPDATE conversations SET mode = 'official' WHERE chat_id = 'flooder'"))
+    before = len(outbox(database, "flooder"))
+    accept(database.writer, [message("flooder", number, "¿hay alguien?") for number in range(1, 60)])
+    drain(run)
+
+    assert statuses(database, "flooder") == {"done": 60}, "none held back"
+    assert notices(database, "flooder") == []
+    assert len(outbox(database, "flooder")) == before, "the bot said nothing"
