@@ -194,7 +194,7 @@ def test_an_oversized_body_is_refused_with_413_and_nothing_stored(town: Town) ->
         town.webhook_url, content=huge, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}, timeout=30
     )
     assert response.status_code == 413, response.text
-    assert "larger than 1048576 bytes" in response.json()["error"]
+    assert "larger than 1 MB" in response.json()["error"]
     assert town.count_inbox() == 0
 
 
