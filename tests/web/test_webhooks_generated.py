@@ -112,8 +112,8 @@ telegram_content = st.one_of(
 )
 
 
-def run_telegram(config: Config, database: Database, fake: FakeTelegram, count: int) -> dict[str, int]:
-    channel = TelegramChannel(fake.token, api_base_url=fake.base_url, mode="webhook", webhook_secret=SECRET)
+def served(config: Config, database: Database, channel: Any) -> tuple[Plaza, Any]:
+    """Plaza with the web chat and ``channel``, and its app, in process."""
     web = WebChannel()
     # generated senders repeat a few chat ids thousands of times: the per-chat limit (tests/abuse) is not under test
     plaza = Plaza(
@@ -123,7 +123,12 @@ def run_telegram(config: Config, database: Database, fake: FakeTelegram, count: 
         reminder_interval=None,
         reload_interval=None,
     )
-    app = create_app(plaza, web, manage_lifespan=False)
+    return plaza, create_app(plaza, web, manage_lifespan=False)
+
+
+def run_telegram(config: Config, database: Database, fake: FakeTelegram, count: int) -> dict[str, int]:
+    channel = TelegramChannel(fake.token, api_base_url=fake.base_url, mode="webhook", webhook_secret=SECRET)
+    plaza, app = served(config, database, channel)
     ids = itertools.count(1)
     accepted: set[str] = set()
     tally = {"requests": 0, "valid": 0, "forged": 0}
@@ -228,16 +233,7 @@ def x_payload(event_id: str, sender: str, text: str, shape: str) -> dict[str, An
 def run_x(config: Config, database: Database, count: int) -> dict[str, int]:
     credentials = XCredentials(CONSUMER_KEY, CONSUMER_SECRET, "token", "token-secret")
     channel = XChannel(credentials, base_url="http://127.0.0.1:9", user_id="1000")  # nothing is sent here
-    web = WebChannel()
-    # generated senders repeat a few chat ids thousands of times: the per-chat limit (tests/abuse) is not under test
-    plaza = Plaza(
-        replace(config, limits=UNTHROTTLED),
-        [web, channel],
-        database=database,
-        reminder_interval=None,
-        reload_interval=None,
-    )
-    app = create_app(plaza, web, manage_lifespan=False)
+    plaza, app = served(config, database, channel)
     ids = itertools.count(1)
     accepted: set[str] = set()
     tally = {"requests": 0, "valid": 0, "forged": 0}
